@@ -1,0 +1,1 @@
+"""Model definitions: the phone-sized student encoder and the pretrained teacher."""
