@@ -78,6 +78,8 @@ def main(argv):
     if not workdir:
         raise UserError("--workdir is required (the output folder)")
     keras.utils.set_random_seed(config.seed)
+    import tensorflow as tf
+    tf.config.experimental.enable_op_determinism()  # same config + data -> same metrics
     dataset = load_text_dataset(config.data, config.seed)
     vocab_path = prepare_workdir(workdir, config, dataset)
     tok = tokenizer.make_tokenizer(vocab_path)

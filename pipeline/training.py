@@ -71,8 +71,14 @@ def fit(model, dataset, *, stage_dir, loss, steps_per_epoch, epochs, learning_ra
         optimizer=make_optimizer(learning_rate, total, train_config.warmup_fraction,
                                  train_config.weight_decay),
         loss=loss, metrics=list(metrics), weighted_metrics=list(weighted_metrics))
+    checkpoint_dir = os.path.join(stage_dir, "checkpoint")
+    stage = os.path.basename(os.path.normpath(stage_dir))
+    if os.path.exists(os.path.join(checkpoint_dir, "training_metadata.json")):
+        print(f"{stage}: resuming from the checkpoint in {checkpoint_dir}")
+    else:
+        print(f"{stage}: training {epochs} epoch(s) of {steps_per_epoch} steps")
     callbacks = [keras.callbacks.BackupAndRestore(
-        os.path.join(stage_dir, "checkpoint"), save_freq=max(1, min(train_config.checkpoint_every_steps, steps_per_epoch)),
+        checkpoint_dir, save_freq=max(1, min(train_config.checkpoint_every_steps, steps_per_epoch)),
         double_checkpoint=True, delete_checkpoint=False)]
     if eval_callback is not None:
         callbacks.append(eval_callback)

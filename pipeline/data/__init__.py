@@ -74,7 +74,8 @@ def _read(data, data_dir):
 
 
 def stratified_split(labels: list, fraction: float, seed: int) -> tuple[list, list]:
-    """Indices (keep, held_out): `fraction` of each class held out, seeded, order kept."""
+    """Indices (keep, held_out): `fraction` of each class held out (at least one example of
+    every class that has two or more), seeded, order kept."""
     by_class = collections.defaultdict(list)
     for i, label in enumerate(labels):
         by_class[label].append(i)
@@ -83,7 +84,10 @@ def stratified_split(labels: list, fraction: float, seed: int) -> tuple[list, li
     for label in sorted(by_class):
         idx = by_class[label][:]
         rng.shuffle(idx)
-        held.update(idx[: int(round(len(idx) * fraction))])
+        count = int(round(len(idx) * fraction))
+        if fraction > 0 and len(idx) >= 2:
+            count = min(len(idx) - 1, max(1, count))
+        held.update(idx[:count])
     keep = [i for i in range(len(labels)) if i not in held]
     return keep, sorted(held)
 

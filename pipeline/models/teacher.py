@@ -36,4 +36,9 @@ def build_teacher(preset: str, num_classes: int, sequence_length: int):
     except (OSError, ValueError) as e:
         raise UserError(f"{path}: could not load the teacher preset ({e})") from None
     classifier.preprocessor.sequence_length = sequence_length
+    tokenizer = classifier.preprocessor.tokenizer
+    if getattr(tokenizer, "lowercase", False):
+        # Hugging Face's uncased BERT strips accents whenever it lowercases (strip_accents=None);
+        # keras-hub's converter leaves strip_accents off, so "café" would become [UNK].
+        tokenizer.strip_accents = True
     return classifier

@@ -1,9 +1,11 @@
 """Masked-LM pretraining of the student backbone (keras-hub MaskedLMMaskGenerator + head)."""
 
+import math
 import os
 
 import keras
 import keras_hub
+import numpy as np
 import tensorflow as tf
 
 from pipeline import training
@@ -14,25 +16,31 @@ def mask_selection_length(sequence_length, mask_rate):
     return max(1, int(round(sequence_length * mask_rate)))
 
 
-def masked_lm_dataset(x, tokenizer, mask_rate, batch_size, seed):
-    """Unlabeled encoded texts -> ({inputs..., mask_positions}, mask_ids, mask_weights)."""
+def masked_lm_dataset(x, tokenizer, mask_rate, batch_size, seed, num_maskings):
+    """Unlabeled encoded texts -> ({inputs..., mask_positions}, mask_ids, mask_weights).
+
+    The masks are drawn eagerly, `num_maskings` different ones per text (as BERT's duplication
+    factor), because keras-hub's masker inside a tf.data map is not reproducible across runs.
+    """
     length = x["token_ids"].shape[1]
     masker = keras_hub.layers.MaskedLMMaskGenerator(
         vocabulary_size=tokenizer.vocabulary_size(), mask_selection_rate=mask_rate,
         mask_token_id=tokenizer.token_to_id("[MASK]"),
         mask_selection_length=mask_selection_length(length, mask_rate),
         unselectable_token_ids=[tokenizer.token_to_id(t) for t in ("[PAD]", "[CLS]", "[SEP]")])
-
-    def apply(batch):
-        out = masker(batch["token_ids"])
-        inputs = {"token_ids": tf.cast(out["token_ids"], tf.int32),
-                  "padding_mask": batch["padding_mask"], "segment_ids": batch["segment_ids"],
-                  "mask_positions": tf.cast(out["mask_positions"], tf.int32)}
-        return inputs, out["mask_ids"], out["mask_weights"]
-
-    n = len(x["token_ids"])
-    ds = tf.data.Dataset.from_tensor_slices(x).shuffle(n, seed=seed).repeat().batch(batch_size)
-    return ds.map(apply, num_parallel_calls=1, deterministic=True).prefetch(tf.data.AUTOTUNE)
+    parts = []
+    for _ in range(num_maskings):
+        for start in range(0, len(x["token_ids"]), 4096):
+            out = masker(x["token_ids"][start:start + 4096])
+            parts.append({k: np.asarray(v) for k, v in out.items()} | {
+                "padding_mask": x["padding_mask"][start:start + 4096],
+                "segment_ids": x["segment_ids"][start:start + 4096]})
+    m = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    inputs = {"token_ids": m["token_ids"].astype("int32"), "padding_mask": m["padding_mask"],
+              "segment_ids": m["segment_ids"], "mask_positions": m["mask_positions"].astype("int32")}
+    ds = tf.data.Dataset.from_tensor_slices((inputs, m["mask_ids"], m["mask_weights"]))
+    ds = ds.shuffle(len(m["mask_ids"]), seed=seed, reshuffle_each_iteration=True).repeat()
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 def run(workdir, config, backbone, tokenizer, x_unlabeled):
@@ -45,9 +53,13 @@ def run(workdir, config, backbone, tokenizer, x_unlabeled):
     if training.is_done(stage_dir):
         model.set_weights(training.load_model(path).get_weights())
         return backbone
-    steps, epochs = training.steps_for(len(x_unlabeled["token_ids"]), t.batch_size, p.epochs, p.max_steps)
+    n = len(x_unlabeled["token_ids"])
+    steps, epochs = training.steps_for(n, t.batch_size, p.epochs, p.max_steps)
+    num_maskings = min(10, max(1, math.ceil(steps * epochs * t.batch_size / n)))
+    dataset = masked_lm_dataset(x_unlabeled, tokenizer, p.mask_rate, t.batch_size, config.seed,
+                                num_maskings)
     training.fit(
-        model, masked_lm_dataset(x_unlabeled, tokenizer, p.mask_rate, t.batch_size, config.seed),
+        model, dataset,
         stage_dir=stage_dir, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="masked_accuracy")],
         steps_per_epoch=steps, epochs=epochs, learning_rate=p.learning_rate, train_config=t)

