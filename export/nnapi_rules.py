@@ -790,7 +790,6 @@ RULES: Tuple[OpRule, ...] = (
             ("MIRROR_PAD", ""),
             ("ADD_N", ""),
             ("ZEROS_LIKE", ""),
-            ("ONES_LIKE", ""),
             ("WHERE", ""),
             ("ROUND", ""),
             ("SIGN", ""),

@@ -1,4 +1,4 @@
-"""Pure-Python BERT WordPiece tokenizer and packer (standard library only).
+r"""Pure-Python BERT WordPiece tokenizer and packer (standard library only).
 
 Gives exactly the token ids of::
 
@@ -6,9 +6,10 @@ Gives exactly the token ids of::
                                          strip_accents=True)  # split_on_cjk=True
     pre = keras_hub.models.BertTextClassifierPreprocessor(tok, sequence_length=L)
 
-(keras-hub 0.32 / tensorflow-text 2.21; both the TensorFlow path used inside
-``tf.data`` and keras-hub's eager pure-Python path), so that inference code can
-tokenize without TensorFlow.  ``tests/test_wordpiece_parity.py`` checks the
+(keras-hub 0.32 / tensorflow-text 2.21, TensorFlow path, i.e. what runs
+inside ``tf.data`` during training; keras-hub's eager pure-Python path gives
+the same ids except after a NUL character, see the notes), so that inference
+code can tokenize without TensorFlow.  ``tests/test_wordpiece_parity.py`` checks the
 equality.  This docstring is the specification for other ports (e.g. Java).
 
 Rules, applied in this order to one input string
@@ -18,18 +19,22 @@ must iterate with ``codePointAt``).  Unicode categories come from the Unicode
 Character Database (Python 3.11 ships Unicode 14.0; a newer database only
 differs on characters assigned after 14.0).
 
+0. Cut the text at the first NUL character (U+0000): it and everything after
+   it is ignored (tensorflow-text's ``regex_split`` works on C strings).
+
 1. Strip accents (if ``strip_accents``): normalise the whole text to NFD
    (canonical decomposition, NOT recomposed afterwards), then delete every
    character of category Mn (non-spacing mark).  "Crème brûlée" -> "Creme
    brulee"; a Hangul syllable decomposes into conjoining jamo (category Lo,
-   which stay; step 3 recomposes them).  Spacing marks (Mc) and enclosing
+   which stay; step 3 recomposes them when ``lowercase``).  Steps 2-4 see the
+   text produced here (e.g. U+1FEF decomposes to the ASCII "`").  Spacing marks (Mc) and enclosing
    marks (Me) stay.
 
 2. Split into words.  Scan the characters left to right:
    * whitespace -> ends the current word and is dropped.  Whitespace means
-     ONLY the five ASCII characters space, \\t, \\n, \\r, \\f, plus any
+     ONLY the five ASCII characters space, \t, \n, \r, \f, plus any
      character of category Cc (control: U+0000-U+001F, U+007F-U+009F, which
-     includes \\v and U+0085) or Cf (format: zero width space U+200B,
+     includes \v and U+0085) or Cf (format: zero width space U+200B,
      ZWNJ/ZWJ U+200C/D, LRM/RLM, U+2060, BOM U+FEFF, soft hyphen U+00AD, ...).
      Quirk: other Unicode spaces (no-break space U+00A0, U+2000-U+200A,
      U+202F, U+205F, ideographic space U+3000, line/paragraph separators
@@ -53,14 +58,20 @@ differs on characters assigned after 14.0).
    Empty words are never produced by this step.
 
 3. Lowercase (if ``lowercase``): map each word with Unicode NFKC_Casefold
-   (what ICU / tensorflow-text ``case_fold_utf8`` does), computed as
-   ``NFKC(casefold(NFKC(word)))`` (full case folding: "ß" -> "ss",
-   "İ" -> "i" + U+0307, final sigma "ς" -> "σ", "Ａ" -> "a", "ﬁ" -> "fi",
-   "①" -> "1", U+00A0/U+3000 -> " "), then delete the Default_Ignorable
-   code points listed in ``_DEFAULT_IGNORABLE_RANGES`` (e.g. the Hangul
-   fillers U+3164, U+FFA0).  This happens after splitting, so characters it
-   creates (spaces, punctuation, combining marks) are not split or stripped
-   again; a word may also become empty (it then yields no token).
+   (what ICU / tensorflow-text ``case_fold_utf8`` does).  Precisely: replace
+   every character c by ``NFKC(casefold(NFKC(c)))`` with Default_Ignorable
+   code points (``_DEFAULT_IGNORABLE_RANGES``, e.g. the Hangul fillers
+   U+3164, U+FFA0) removed -- i.e. by "" if c itself is default-ignorable --
+   then apply NFKC to the concatenation (this reorders and composes combining
+   marks; it is NOT the same as ``NFKC(casefold(NFKC(word)))``, e.g. for
+   "e" U+034F U+0301 or U+0345 U+0301).  casefold is Unicode full case
+   folding: "ß" -> "ss", "ẞ" -> "ss", "İ" -> "i" + U+0307, final sigma "ς" ->
+   "σ", "ﬁ" -> "fi"; NFKC gives "Ａ" -> "a", "①" -> "1", "™" -> "tm",
+   "㈱" -> "(株)", "１２３" -> "123", and U+00A0 / U+2000-U+200A / U+202F /
+   U+205F / U+3000 -> " " (ASCII space).  This happens after splitting, so
+   characters it creates (spaces, punctuation, CJK, combining marks) are not
+   split or stripped any more; a word may also become empty (it then yields
+   no token).  Pure-ASCII words are simply lowercased (A-Z -> a-z).
 
 4. WordPiece, for each word: if its UTF-8 encoding is longer than
    ``max_chars_per_word`` (100) BYTES the word is the single token
@@ -81,15 +92,33 @@ differs on characters assigned after 14.0).
    such as "[CLS]" inside the input is NOT a special token (it is split into
    "[", "cls", "]").
 
-Vocabulary file: UTF-8, one token per line, trailing whitespace of each line
-removed (Python ``str.rstrip``); the id of a token is its 0-based line number.
+Vocabulary file: UTF-8, one token per line (lines end at \n, \r or \r\n
+only), and from each line all trailing characters for which Python's
+``str.isspace()`` is true are removed (this includes U+00A0, U+3000, U+2028,
+U+0085, U+001C-U+001F); the id of a token is its 0-based line number.  Tokens
+must be unique (after that stripping), otherwise loading fails, as in
+keras-hub.  The token "[UNK]" must exist; "[CLS]", "[SEP]", "[PAD]" are needed
+by ``encode``.
+
+Other notes
+-----------
+* Step 0 (NUL) is a property of the TF path (used in tf.data, i.e. in
+  training); keras-hub's eager pure-Python path does not cut at NUL.
+* The exact per-character results were checked against tensorflow-text 2.21
+  for every code point assigned in Unicode 14.0 (Python 3.11's database).
+  tensorflow-text uses newer tables (ICU with Unicode 16 for NFD and case
+  folding, RE2 with Unicode 15.x for the Mn/P/Cc/Cf classes), so characters
+  first assigned in Unicode 15.0 or later (new scripts, a few new Latin /
+  Cyrillic letters) can tokenize differently.  Such characters are treated
+  here as ordinary, unchanged word characters.
 """
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
-__all__ = ["WordPieceTokenizer"]
+__all__ = ["WordPieceTokenizer", "nfkc_casefold"]
 
 # Characters that tensorflow-text's / RE2's ``\s`` matches.
 _ASCII_WHITESPACE = frozenset(" \t\n\r\f")
@@ -160,13 +189,27 @@ def _is_default_ignorable(ch: str) -> bool:
     return _in_ranges(ord(ch), _DEFAULT_IGNORABLE_RANGES)
 
 
+@functools.lru_cache(maxsize=65536)
+def _casefold_char(ch: str) -> str:
+    """NFKC_Casefold of one character ("" for a default ignorable one)."""
+    if _is_default_ignorable(ch):
+        return ""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", ch).casefold())
+    return "".join(c for c in folded if not _is_default_ignorable(c))
+
+
 def nfkc_casefold(text: str) -> str:
-    """Unicode NFKC_Casefold, as tensorflow-text ``case_fold_utf8`` (ICU)."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = unicodedata.normalize("NFKC", text)
-    if any(_is_default_ignorable(c) for c in text):
-        text = "".join(c for c in text if not _is_default_ignorable(c))
-    return text
+    """Unicode NFKC_Casefold, exactly as tensorflow-text ``case_fold_utf8`` (ICU).
+
+    ICU maps every character on its own (case fold + compatibility
+    decomposition, default ignorables -> nothing) and only then reorders
+    combining marks and composes, so this is ``NFKC(concat(map(c)))`` and not
+    ``NFKC(casefold(NFKC(text)))`` (they differ e.g. for "e", U+034F, U+0301
+    or for U+0345 followed by another accent).
+    """
+    if text.isascii():
+        return text.lower()
+    return unicodedata.normalize("NFKC", "".join(_casefold_char(c) for c in text))
 
 
 class WordPieceTokenizer:
@@ -192,8 +235,11 @@ class WordPieceTokenizer:
         # FastWordpieceTokenizer ``max_bytes_per_word``); the name is kept
         # for the public API.
         self.max_chars_per_word = max_chars_per_word
-        # Like keras-hub: a duplicated token maps to its last line.
         self.token_to_id = {token: i for i, token in enumerate(self.vocab)}
+        if len(self.token_to_id) != len(self.vocab):
+            # tensorflow-text's FastWordpieceTokenizer (used by keras-hub)
+            # refuses such a vocabulary too.
+            raise ValueError("Tokens in the vocabulary must be unique.")
         if unk_token not in self.token_to_id:
             raise ValueError(f"unk_token {unk_token!r} is not in the vocabulary")
         self.unk_id = self.token_to_id[unk_token]
@@ -208,6 +254,8 @@ class WordPieceTokenizer:
 
     # -- steps 1-3 -------------------------------------------------------
     def _pretokenize(self, text: str) -> list[str]:
+        # tensorflow-text's regex_split stops at the first NUL character.
+        text = text.split("\x00", 1)[0]
         if self.strip_accents:
             text = unicodedata.normalize("NFD", text)
             text = "".join(c for c in text if unicodedata.category(c) != "Mn")

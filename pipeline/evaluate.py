@@ -11,7 +11,7 @@ import pipeline  # noqa: F401  (sets the Keras backend before keras is imported)
 import ml_collections
 from absl import flags
 
-from pipeline import cli, tokenizer, training
+from pipeline import cli, metrics, tokenizer, training
 from pipeline.data import load_text_dataset
 from pipeline.errors import UserError
 
@@ -23,7 +23,6 @@ def main(argv):
     del argv
     started = time.time()
     from pipeline.stages import encode
-    from pipeline.train import evaluate_and_report
 
     workdir = _WORKDIR.value
     if not workdir:
@@ -43,7 +42,7 @@ def main(argv):
     preprocessor = tokenizer.make_preprocessor(
         tokenizer.make_tokenizer(os.path.join(workdir, "vocab.txt")), config.tokenizer.sequence_length)
     model = training.load_model(os.path.join(workdir, "model.keras"))
-    result = evaluate_and_report(model, encode(preprocessor, dataset.test.texts),
+    result = metrics.evaluate_and_report(model, encode(preprocessor, dataset.test.texts),
                                  dataset.test.labels, labels, workdir, started)
     print(f"accuracy {result['accuracy']:.4f}  macro-F1 {result['macro_f1']:.4f}  "
           f"on {result['num_examples']} examples; wrote {workdir}/metrics.json")

@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import time
 
 import matplotlib
 
@@ -30,6 +31,16 @@ def classification_metrics(y_true, y_pred, label_names) -> dict:
             "macro_f1": float(np.mean(f1s)), "num_examples": int(len(y_true)),
             "per_class": per_class, "labels": list(label_names),
             "confusion_matrix": cm.tolist()}
+
+
+def evaluate_and_report(model, x_test, y_test, label_names, workdir, started):
+    """Predicts the evaluation split; writes metrics.json and confusion_matrix.png."""
+    logits = model.predict(x_test, batch_size=256, verbose=1)
+    result = classification_metrics(y_test, np.argmax(logits, -1), label_names)
+    result["seconds"] = round(time.time() - started, 1)
+    write_json(result, os.path.join(workdir, "metrics.json"))
+    plot_confusion_matrix(result, os.path.join(workdir, "confusion_matrix.png"))
+    return result
 
 
 def write_json(obj, path):

@@ -19,7 +19,9 @@ def learn_vocabulary(texts: list, vocabulary_size: int) -> list:
     vocab = keras_hub.tokenizers.compute_word_piece_vocabulary(
         tf.data.Dataset.from_tensor_slices(list(texts)).batch(1000), vocabulary_size, lowercase=True, strip_accents=True,
         split_on_cjk=True, reserved_tokens=SPECIAL_TOKENS)
-    return list(vocab)
+    # Drop learned tokens with surrounding whitespace (e.g. from U+3000 or U+00A0 inside a
+    # word): keras-hub strips each vocab.txt line when reading it back, so they would collide.
+    return [token for token in vocab if token and token == token.strip()]
 
 
 def write_vocabulary(vocab: list, path: str) -> None:
@@ -31,7 +33,7 @@ def write_vocabulary(vocab: list, path: str) -> None:
 
 def read_vocabulary(path: str) -> list:
     with open(path, encoding="utf-8") as f:
-        return [line.rstrip("\n") for line in f if line.rstrip("\n")]
+        return [line.strip() for line in f if line.strip()]
 
 
 def make_tokenizer(vocab) -> keras_hub.models.BertTokenizer:

@@ -56,16 +56,6 @@ def read_extra_texts(file_list):
     return texts
 
 
-def evaluate_and_report(model, x_test, y_test, label_names, workdir, started):
-    import numpy as np
-    logits = model.predict(x_test, batch_size=256, verbose=1)
-    result = metrics.classification_metrics(y_test, np.argmax(logits, -1), label_names)
-    result["seconds"] = round(time.time() - started, 1)
-    metrics.write_json(result, os.path.join(workdir, "metrics.json"))
-    metrics.plot_confusion_matrix(result, os.path.join(workdir, "confusion_matrix.png"))
-    return result
-
-
 def main(argv):
     del argv
     started = time.time()
@@ -114,7 +104,7 @@ def main(argv):
 
     training.save_model(model, os.path.join(workdir, "model.keras"))
     metrics.plot_training_curves(workdir, STAGES, os.path.join(workdir, "training_curves.png"))
-    result = evaluate_and_report(model, x_test, y_test, dataset.label_names, workdir, started)
+    result = metrics.evaluate_and_report(model, x_test, y_test, dataset.label_names, workdir, started)
     print(f"accuracy {result['accuracy']:.4f}  macro-F1 {result['macro_f1']:.4f}  "
           f"on {result['num_examples']} examples; wrote {workdir}/model.keras, metrics.json")
 

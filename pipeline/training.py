@@ -63,8 +63,11 @@ def load_model(path: str) -> keras.Model:
 
 
 def fit(model, dataset, *, stage_dir, loss, steps_per_epoch, epochs, learning_rate,
-        train_config, metrics=(), weighted_metrics=(), eval_callback=None):
-    """Trains `model` on a repeating `dataset`; resumes from `stage_dir/checkpoint` if present."""
+        train_config, metrics=(), weighted_metrics=(), eval_callback=None, save=None):
+    """Trains `model` on a repeating `dataset`; resumes from `stage_dir/checkpoint` if present.
+
+    At the end writes `save` (default: `model`) to `stage_dir/model.keras`.
+    """
     os.makedirs(stage_dir, exist_ok=True)
     total = steps_per_epoch * epochs
     model.compile(
@@ -84,4 +87,4 @@ def fit(model, dataset, *, stage_dir, loss, steps_per_epoch, epochs, learning_ra
         callbacks.append(eval_callback)
     callbacks.append(keras.callbacks.CSVLogger(os.path.join(stage_dir, "history.csv"), append=True))
     model.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=1)
-    save_model(model, os.path.join(stage_dir, "model.keras"))
+    save_model(save or model, os.path.join(stage_dir, "model.keras"))

@@ -50,8 +50,8 @@ def run(workdir, config, backbone, tokenizer, x_unlabeled):
     p, t = config.pretrain, config.train
     length = x_unlabeled["token_ids"].shape[1]
     model = student.build_masked_lm(backbone, mask_selection_length(length, p.mask_rate))
-    if training.is_done(stage_dir):
-        model.set_weights(training.load_model(path).get_weights())
+    if training.is_done(stage_dir):  # the stage's model.keras is the pretrained backbone
+        backbone.set_weights(training.load_model(path).get_weights())
         return backbone
     n = len(x_unlabeled["token_ids"])
     steps, epochs = training.steps_for(n, t.batch_size, p.epochs, p.max_steps)
@@ -62,5 +62,6 @@ def run(workdir, config, backbone, tokenizer, x_unlabeled):
         model, dataset,
         stage_dir=stage_dir, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="masked_accuracy")],
-        steps_per_epoch=steps, epochs=epochs, learning_rate=p.learning_rate, train_config=t)
+        steps_per_epoch=steps, epochs=epochs, learning_rate=p.learning_rate, train_config=t,
+        save=backbone)
     return backbone
