@@ -88,3 +88,16 @@ def default_config() -> ml_collections.ConfigDict:
     c.export.author = ""
     c.export.license = "Apache-2.0"
     return c
+
+
+def describe_fields() -> str:
+    """One line per config field, `name = default  # comment`, for `--helpfull`."""
+    import inspect
+    import re
+
+    lines = []
+    for line in inspect.getsource(default_config).splitlines():
+        m = re.match(r"\s*c\.([\w.]+) = (?!ml_collections)(.*)$", line)
+        if m:
+            lines.append(f"  --config.{m.group(1)}={m.group(2).strip()}")
+    return "\n".join(lines)

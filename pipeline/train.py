@@ -16,13 +16,15 @@ from absl import flags
 from ml_collections import config_flags
 
 from pipeline import cli, metrics, tokenizer, training
-from pipeline.config_defaults import STAGES
+from pipeline.config_defaults import STAGES, describe_fields
 from pipeline.data import load_text_dataset
 from pipeline.errors import UserError
 
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Task config file (configs/*.py); override fields with --config.a.b=value.",
-    lock_config=True)
+    "config", None,
+    "Task config file (configs/*.py); override any field with --config.<field>=<value>.\n"
+    "Fields, with the defaults that task files start from (comments say what they do):\n"
+    + describe_fields(), lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output folder; rerun with the same one to resume.")
 
 
