@@ -1,0 +1,579 @@
+"""Export a trained workdir's classifier to TFLite: fp32, fp16, int8 dynamic-range, full int8.
+
+  python -m export.convert --workdir=runs/intents \\
+      [--variants=fp32,fp16,int8_dynamic,int8_full] [--representative_examples=200]
+
+Writes `<workdir>/export/`: `<variant>.tflite` for each variant, `vocab.txt`, `labels.txt` and
+`manifest.json` (see export/manifest.py), and prints one line per file: size, top-1 agreement
+with the Keras model and accuracy on the evaluation split.
+
+Every file has one signature, `serving_default`, and the same tensors (tensor names are the
+signature keys, inputs in this order):
+  token_ids, padding_mask, segment_ids   int32 [1, L] (static; see README "Tokenizer rules")
+  probabilities                          float32 [1, C], softmax inside the graph
+Conversion path: a Keras `ExportArchive` SavedModel whose endpoint applies the softmax, with a
+fixed `(1, L)` int32 input signature, converted by `tf.lite.TFLiteConverter.from_saved_model`
+with builtin ops only (weights are frozen to constants: FULLY_CONNECTED, no VAR_HANDLE).
+
+Variants:
+  fp32          float32 weights and activations
+  fp16          float16 weights (DEQUANTIZE to float32 at load), float32 activations
+  int8_dynamic  int8 weights, float32 activations quantized on the fly (dynamic range)
+  int8_full     int8 weights and activations, calibrated on `--representative_examples` texts
+                of the train split; the int32 inputs stay int32 and the output stays float32
+                (the int8 softmax is dequantized in the graph, so scores are multiples of
+                1/256): apps read the same float probabilities from every variant. Its graph
+                is traced with the attention mask value -30 instead of Keras' -1e9, which
+                would otherwise wipe out the int8 range of the attention scores (see
+                INT8_ATTENTION_MASK_VALUE). Calibration sees segment_ids of 0 only, as the
+                tokenizer always produces (single-text classification).
+
+Each file is checked before it is kept: builtin ops only (no Flex or custom ops), one subgraph,
+no int64 tensor, rank <= 4, no dynamic dimension, GATHER on 1-D indices, the inputs/output
+above (and int8 activations for int8_full); then the interpreter runs the whole evaluation
+split on it (the parity check, reported in manifest `checks.parity`, not a gate). A file is
+written to a temporary name and renamed; a variant that fails leaves no file and no manifest
+entry (an older one is removed), and the run ends with exit code 2 naming it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import os
+import shutil
+import tempfile
+import time
+
+import pipeline  # noqa: F401  (sets the Keras backend before keras is imported)
+import ml_collections
+import numpy as np
+from absl import flags
+
+from export import manifest as manifest_lib
+from export import tflite_io
+from pipeline import cli, tokenizer
+from pipeline.errors import UserError
+
+VARIANTS = ("fp32", "fp16", "int8_dynamic", "int8_full")
+INPUT_NAMES = ("token_ids", "padding_mask", "segment_ids")
+OUTPUT_NAME = "probabilities"
+SIGNATURE_KEY = "serving_default"
+EXPORT_SUBDIR = "export"
+QUANTIZATION = {
+    "fp32": "none: float32 weights and activations",
+    "fp16": "float16 weights, float32 activations",
+    "int8_dynamic": "int8 weights, dynamic-range int8 activations, float32 output",
+    "int8_full": "int8 weights and activations (calibrated on the train split); int32 inputs, "
+                 "float32 output",
+}
+
+
+class ConversionError(Exception):
+    """A variant could not be converted or its file failed the static checks."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The workdir
+# ---------------------------------------------------------------------------------------------
+def load_workdir(workdir: str, data_dir: str | None = None) -> dict:
+    """Config, labels, model, sequence length and encoded splits; UserError naming the file."""
+    if not workdir:
+        raise UserError("--workdir is required (a folder written by python -m pipeline.train)")
+    if not os.path.isdir(workdir):
+        raise UserError(f"{workdir}: no such workdir; train first with python -m pipeline.train")
+    for name in ("config.json", "vocab.txt", "labels.txt", "model.keras"):
+        if not os.path.isfile(os.path.join(workdir, name)):
+            raise UserError(f"{os.path.join(workdir, name)}: not found; train first with "
+                            f"python -m pipeline.train --workdir={workdir}")
+    config_path = os.path.join(workdir, "config.json")
+    try:
+        with open(config_path, encoding="utf-8") as f:
+            config = ml_collections.ConfigDict(json.load(f))
+        length = int(config.tokenizer.sequence_length)
+        _ = (config.data, config.seed)  # fields the export needs
+    except (OSError, ValueError, AttributeError, KeyError, TypeError) as e:
+        raise UserError(f"{config_path}: not a pipeline.train config ({e})") from None
+    if data_dir:
+        config.data.dir = data_dir
+    labels_path = os.path.join(workdir, "labels.txt")
+    labels = tokenizer.read_vocabulary(labels_path)
+    if not labels:
+        raise UserError(f"{labels_path}: empty label list")
+    vocab_path = os.path.join(workdir, "vocab.txt")
+    vocab = tokenizer.read_vocabulary(vocab_path)
+    if vocab[:len(tokenizer.SPECIAL_TOKENS)] != tokenizer.SPECIAL_TOKENS:
+        raise UserError(f"{vocab_path}: not a pipeline vocabulary (must start with "
+                        f"{' '.join(tokenizer.SPECIAL_TOKENS)})")
+
+    model_path = os.path.join(workdir, "model.keras")
+    _check_keras_archive(model_path)
+    from pipeline import training
+    try:
+        model = training.load_model(model_path)
+    except Exception as e:  # noqa: BLE001  (zip, h5 or deserialisation errors of a bad file)
+        reason = " ".join(str(e).split())[:200] or type(e).__name__
+        raise UserError(f"{model_path}: cannot load the model ({type(e).__name__}: {reason}); "
+                        "is it complete? Retrain or restore it") from None
+    _check_model(model, model_path, length, len(labels), len(vocab))
+
+    from pipeline.data import load_text_dataset
+    from pipeline.stages import encode
+    dataset = load_text_dataset(config.data, config.seed)
+    if list(dataset.label_names) != labels:
+        raise UserError(f"{labels_path}: labels differ from the dataset's {dataset.label_names}")
+    preprocessor = tokenizer.make_preprocessor(tokenizer.make_tokenizer(vocab_path), length)
+    return {"workdir": workdir, "config": config, "labels": labels, "vocab": vocab,
+            "vocab_path": vocab_path, "labels_path": labels_path, "model_path": model_path,
+            "model": model, "sequence_length": length, "dataset": dataset,
+            "preprocessor": preprocessor}
+
+
+def _check_keras_archive(path: str) -> None:
+    """A `.keras` file is a zip; Keras reports a truncated one as 'File not found'."""
+    import zipfile
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise UserError(f"{path}: truncated or corrupt, not a complete .keras zip archive ({e}); "
+                        "retrain or restore it") from None
+    if bad is not None:
+        raise UserError(f"{path}: corrupt .keras archive (bad CRC in {bad}); retrain or restore it")
+    if "config.json" not in names:
+        raise UserError(f"{path}: not a Keras model archive (no config.json inside)")
+
+
+def _check_model(model, path, length, num_classes, vocabulary_size):
+    inputs = {t.name: t for t in model.inputs}
+    if sorted(inputs) != sorted(INPUT_NAMES):
+        raise UserError(f"{path}: inputs are {sorted(inputs)}, expected {list(INPUT_NAMES)}")
+    for name, t in inputs.items():
+        if tuple(t.shape[1:]) != (length,) or str(t.dtype) != "int32":
+            raise UserError(f"{path}: input {name} is {t.dtype} {tuple(t.shape)}, expected "
+                            f"int32 (batch, {length}) (config tokenizer.sequence_length)")
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        size = getattr(layer, "vocabulary_size", None)
+        if isinstance(size, int) and size != vocabulary_size:
+            raise UserError(f"{path}: the model's vocabulary has {size} tokens but vocab.txt next "
+                            f"to it has {vocabulary_size}; they come from different runs")
+    out = model.outputs
+    if len(out) != 1 or tuple(out[0].shape[1:]) != (num_classes,):
+        raise UserError(f"{path}: output shape {[tuple(o.shape) for o in out]}, expected "
+                        f"(batch, {num_classes}) logits for the {num_classes} labels")
+
+
+# ---------------------------------------------------------------------------------------------
+# Conversion
+# ---------------------------------------------------------------------------------------------
+# Keras masks attention scores with -1e9 before the softmax (and zeroes masked outputs after
+# it). In float that is exact, but full-integer quantization gives the masked scores and the
+# real ones one shared int8 scale (SELECT_V2 keeps its operands' scale): with -1e9 the scale is
+# ~4e6 and every real score rounds to the same value, i.e. uniform attention (58% top-1
+# agreement on a small trained student, against 99.6% with -30). Any value far below the
+# real scores masks the same way, since the masked outputs are zeroed afterwards anyway.
+INT8_ATTENTION_MASK_VALUE = -30.0
+
+
+@contextlib.contextmanager
+def attention_mask_value(value):
+    """Temporarily traces Keras' masked softmax with `value` instead of -1e9 (None: unchanged).
+
+    Yields False when this Keras has no such hook (the graph then keeps -1e9)."""
+    if value is None:
+        yield True
+        return
+    try:
+        from keras.src.layers.activations import softmax as softmax_module
+        original = softmax_module._large_negative_number
+    except (ImportError, AttributeError):
+        yield False
+        return
+    softmax_module._large_negative_number = lambda dtype: value
+    try:
+        yield True
+    finally:
+        softmax_module._large_negative_number = original
+
+
+def write_saved_model(model, sequence_length: int, directory: str,
+                      mask_value: float | None = None) -> bool:
+    """A SavedModel whose `serving_default` takes the three int32 [1, L] inputs and returns
+    {"probabilities": softmax(logits)}. False if `mask_value` could not be applied."""
+    import keras
+    import tensorflow as tf
+
+    def serve(token_ids, padding_mask, segment_ids):
+        logits = model({"token_ids": token_ids, "padding_mask": padding_mask,
+                        "segment_ids": segment_ids}, training=False)
+        return {OUTPUT_NAME: keras.ops.softmax(logits, axis=-1)}
+
+    with attention_mask_value(mask_value) as applied:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        archive.add_endpoint(SIGNATURE_KEY, serve, input_signature=[
+            tf.TensorSpec((1, sequence_length), tf.int32, name=name) for name in INPUT_NAMES])
+        archive.write_out(directory, verbose=False)
+    return applied
+
+
+def convert_to_bytes(saved_model_dir: str, variant: str, representative_inputs=None) -> bytes:
+    """Runs the TFLite converter for one variant (builtin ops only)."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, [SIGNATURE_KEY])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    converter.allow_custom_ops = False
+    if variant == "fp16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif variant == "int8_dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif variant == "int8_full":
+        if representative_inputs is None or not len(representative_inputs["token_ids"]):
+            raise ConversionError("int8_full needs representative examples")
+
+        def representative_dataset():
+            for i in range(len(representative_inputs["token_ids"])):
+                yield {name: representative_inputs[name][i:i + 1] for name in INPUT_NAMES}
+
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative_dataset
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                                               tf.lite.OpsSet.TFLITE_BUILTINS]
+        converter.inference_output_type = tf.float32  # documented choice, see module docstring
+    elif variant != "fp32":
+        raise ConversionError(f"unknown variant {variant!r}")
+    return converter.convert()
+
+
+def check_file(info: tflite_io.ModelInfo, variant: str, sequence_length: int,
+               num_classes: int) -> list:
+    """Static problems of a converted file ([] = fine)."""
+    problems = tflite_io.static_problems(info)
+    sig = info.signatures.get(SIGNATURE_KEY)
+    if sig is None or sorted(sig["inputs"]) != sorted(INPUT_NAMES) \
+            or list(sig["outputs"]) != [OUTPUT_NAME]:
+        problems.append(f"signature {SIGNATURE_KEY} is {sig}, expected inputs "
+                        f"{list(INPUT_NAMES)} and output {OUTPUT_NAME}")
+    got = [(t.name, t.dtype, t.shape) for t in info.inputs]
+    want = [(name, "int32", (1, sequence_length)) for name in INPUT_NAMES]
+    if got != want:
+        problems.append(f"inputs are {got}, expected {want}")
+    got = [(t.name, t.dtype, t.shape) for t in info.outputs]
+    want = [(OUTPUT_NAME, "float32", (1, num_classes))]
+    if got != want:
+        problems.append(f"outputs are {got}, expected {want}")
+    if variant == "int8_full":
+        heavy = [op for op in info.ops if op.op in ("FULLY_CONNECTED", "BATCH_MATMUL")]
+        floats = [op for op in heavy if op.inputs[0] is not None and op.inputs[0].dtype != "int8"]
+        if not heavy or floats:
+            problems.append(f"{len(floats)} of {len(heavy)} FULLY_CONNECTED/BATCH_MATMUL ops "
+                            "have non-int8 activations")
+    return problems
+
+
+def convert_variant(saved_model_dir, variant, sequence_length, num_classes,
+                    representative_inputs=None) -> bytes:
+    """Converted, renamed and statically checked bytes of one variant; ConversionError if not."""
+    try:
+        raw = convert_to_bytes(saved_model_dir, variant, representative_inputs)
+    except ConversionError:
+        raise
+    except Exception as e:  # noqa: BLE001  (converter errors are long multi-line texts)
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        detail = next((ln for ln in lines if "error" in ln.lower()), lines[0] if lines else "")
+        raise ConversionError(f"converter failed ({type(e).__name__}: {detail[:300]})") from e
+    data = tflite_io.rename_io(raw, input_order=INPUT_NAMES, signature_key=SIGNATURE_KEY)
+    problems = check_file(tflite_io.read_model(data), variant, sequence_length, num_classes)
+    if problems:
+        raise ConversionError("; ".join(problems))
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
+# Parity
+# ---------------------------------------------------------------------------------------------
+def run_tflite(path: str, inputs: dict) -> np.ndarray:
+    """Probabilities [n, C] from the interpreter, one example per invoke."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=path)
+    interpreter.allocate_tensors()
+    index = {d["name"]: d["index"] for d in interpreter.get_input_details()}
+    out_index = interpreter.get_output_details()[0]["index"]
+    n = len(inputs["token_ids"])
+    rows = []
+    for i in range(n):
+        for name in INPUT_NAMES:
+            interpreter.set_tensor(index[name], inputs[name][i:i + 1].astype(np.int32))
+        interpreter.invoke()
+        rows.append(np.array(interpreter.get_tensor(out_index)[0], dtype=np.float32))
+    return np.stack(rows) if rows else np.zeros((0, 0), np.float32)
+
+
+def parity(path: str, inputs: dict, labels, keras_probabilities: np.ndarray) -> dict:
+    probs = run_tflite(path, inputs)
+    labels = np.asarray(labels)
+    keras_top1 = np.argmax(keras_probabilities, -1)
+    top1 = np.argmax(probs, -1)
+    keras_accuracy = float(np.mean(keras_top1 == labels))
+    accuracy = float(np.mean(top1 == labels))
+    diff = np.abs(probs - keras_probabilities)
+    return {
+        "split": "test",
+        "examples": int(len(labels)),
+        "top1_agreement": float(np.mean(top1 == keras_top1)),
+        "accuracy": accuracy,
+        "keras_accuracy": keras_accuracy,
+        "accuracy_drop_points": round(100.0 * (keras_accuracy - accuracy), 4),
+        "max_abs_probability_diff": float(diff.max()) if diff.size else 0.0,
+        "mean_abs_probability_diff": float(diff.mean()) if diff.size else 0.0,
+        "max_probability_sum_error": float(np.abs(probs.sum(-1) - 1).max()) if probs.size else 0.0,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The export folder
+# ---------------------------------------------------------------------------------------------
+def _copy_atomic(src: str, dst: str) -> None:
+    tmp = f"{dst}.tmp-{os.getpid()}"
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    finally:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+
+
+def _write_atomic(data: bytes, path: str) -> str:
+    """Writes to a temporary name next to `path` and returns it (caller renames or removes)."""
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    return tmp
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
+
+
+def _prune(export_dir: str, model_sha256: str, sequence_length: int, redo: set) -> list:
+    """Drops entries (and their files) that this run redoes, whose file is missing or changed,
+    or that come from another model; deletes orphan variant files and stale temporary files."""
+    removed = []
+    for tmp in glob.glob(os.path.join(export_dir, ".*.tmp-*")):
+        _remove(tmp)
+    with manifest_lib.edit(export_dir, reset_if_unreadable=True) as m:
+        for name, entry in list(m["files"].items()):
+            path = os.path.join(export_dir, name)
+            keep = (name not in redo and os.path.isfile(path)
+                    and entry.get("source_model_sha256") == model_sha256
+                    and m.get("sequence_length") == sequence_length
+                    and entry.get("sha256") == manifest_lib.sha256_file(path))
+            if not keep:
+                del m["files"][name]
+                if name not in redo and os.path.exists(path):
+                    _remove(path)
+                    removed.append(name)
+        for variant in VARIANTS:
+            name = f"{variant}.tflite"
+            if name not in m["files"] and name not in redo and os.path.exists(
+                    os.path.join(export_dir, name)):
+                _remove(os.path.join(export_dir, name))
+                removed.append(name)
+    return removed
+
+
+def _header(work: dict, model_sha256: str) -> dict:
+    config = work["config"]
+    export_config = config.get("export", ml_collections.ConfigDict())
+    vocab = work["vocab"]
+    return {
+        "format_version": manifest_lib.FORMAT_VERSION,
+        "name": export_config.get("name", ""),
+        "description": export_config.get("description", ""),
+        "version": export_config.get("version", ""),
+        "author": export_config.get("author", ""),
+        "license": export_config.get("license", ""),
+        "task": config.get("task", "text_classification"),
+        "sequence_length": work["sequence_length"],
+        "num_classes": len(work["labels"]),
+        "labels": work["labels"],
+        "labels_file": "labels.txt",
+        "tokenizer": {
+            "kind": "bert_wordpiece",
+            "lowercase": True,
+            "strip_accents": True,
+            "split_on_cjk": True,
+            "suffix_indicator": "##",
+            "max_word_bytes": 100,
+            "vocabulary_file": "vocab.txt",
+            "vocabulary_size": len(vocab),
+            "vocabulary_sha256": manifest_lib.sha256_file(work["vocab_path"]),
+            "special_tokens": {t: vocab.index(t) for t in tokenizer.SPECIAL_TOKENS},
+            "format": "[CLS] pieces [SEP], truncated keeping [SEP], padded with [PAD] to "
+                      "sequence_length; padding_mask 1 for real tokens; segment_ids all 0",
+            "spec": "README.md 'Tokenizer rules'; export/wordpiece.py",
+        },
+        "signature": SIGNATURE_KEY,
+        "inputs": [{"name": n, "dtype": "int32", "shape": [1, work["sequence_length"]]}
+                   for n in INPUT_NAMES],
+        "output": {"name": OUTPUT_NAME, "dtype": "float32", "shape": [1, len(work["labels"])],
+                   "meaning": "softmax probabilities over labels, in labels.txt order"},
+        "source": {"model": os.path.abspath(work["model_path"]), "model_sha256": model_sha256},
+    }
+
+
+def _sample_train(work: dict, count: int) -> dict:
+    texts = work["dataset"].train.texts
+    count = min(count, len(texts))
+    rng = np.random.RandomState(int(work["config"].seed))
+    chosen = sorted(rng.choice(len(texts), size=count, replace=False).tolist())
+    from pipeline.stages import encode
+    return encode(work["preprocessor"], [texts[i] for i in chosen])
+
+
+def export_workdir(workdir: str, variants=VARIANTS, representative_examples: int = 200,
+                   data_dir: str | None = None, log=print) -> dict:
+    """Writes `<workdir>/export/`; returns {"results": {file: parity}, "failed": {variant: why},
+    "removed": [stale files]}. Raises UserError for a bad workdir before touching export/."""
+    variants = list(dict.fromkeys(v.strip() for v in variants if v.strip()))
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown or not variants:
+        raise UserError(f"--variants={','.join(variants)}: unknown variant(s) "
+                        f"{', '.join(unknown) or '(none given)'}; choose from {', '.join(VARIANTS)}")
+    if "int8_full" in variants and representative_examples < 1:
+        raise UserError(f"--representative_examples={representative_examples}: int8_full needs "
+                        "at least 1 (e.g. 200)")
+
+    work = load_workdir(workdir, data_dir)
+    from pipeline.stages import encode
+    length, labels = work["sequence_length"], work["labels"]
+    test = work["dataset"].test
+    x_test = encode(work["preprocessor"], test.texts)
+    logits = work["model"].predict(x_test, batch_size=256, verbose=0)
+    keras_probabilities = np.exp(logits - logits.max(-1, keepdims=True))
+    keras_probabilities /= keras_probabilities.sum(-1, keepdims=True)
+    representative = (_sample_train(work, representative_examples)
+                      if "int8_full" in variants else None)
+    model_sha256 = manifest_lib.sha256_file(work["model_path"])
+
+    export_dir = os.path.join(workdir, EXPORT_SUBDIR)
+    os.makedirs(export_dir, exist_ok=True)
+    redo = {f"{v}.tflite" for v in variants}
+    removed = _prune(export_dir, model_sha256, length, redo)
+    _copy_atomic(work["vocab_path"], os.path.join(export_dir, "vocab.txt"))
+    _copy_atomic(work["labels_path"], os.path.join(export_dir, "labels.txt"))
+    with manifest_lib.edit(export_dir, reset_if_unreadable=True) as m:
+        files = m.get("files", {})
+        m.clear()
+        m.update(_header(work, model_sha256))
+        m["files"] = files
+
+    results, failed = {}, {}
+    temp_root = tempfile.mkdtemp(prefix="export_savedmodel_")
+    saved_models = {}
+
+    def saved_model_for(variant):
+        mask_value = INT8_ATTENTION_MASK_VALUE if variant == "int8_full" else None
+        if mask_value not in saved_models:
+            directory = os.path.join(temp_root, f"graph{len(saved_models)}")
+            applied = write_saved_model(work["model"], length, directory, mask_value)
+            if not applied:
+                log(f"warning: could not set the attention mask value to {mask_value} in this "
+                    "Keras version; int8_full keeps -1e9 and will likely lose accuracy")
+            saved_models[mask_value] = (directory, mask_value if applied else -1e9)
+        return saved_models[mask_value]
+
+    try:
+        for variant in variants:
+            name = f"{variant}.tflite"
+            path = os.path.join(export_dir, name)
+            tmp = None
+            started = time.time()
+            try:
+                graph, mask_value = saved_model_for(variant)
+                data = convert_variant(graph, variant, length, len(labels), representative)
+                tmp = _write_atomic(data, path)
+                result = parity(tmp, x_test, test.labels, keras_probabilities)
+                # Entry gone before the file changes: a crash never leaves a wrong digest.
+                manifest_lib.remove_file(export_dir, name)
+                os.replace(tmp, path)
+                tmp = None
+                fields = {"variant": variant, "quantization": QUANTIZATION[variant],
+                          "source_model_sha256": model_sha256}
+                if variant == "int8_full":
+                    fields["representative_examples"] = len(representative["token_ids"])
+                    fields["attention_mask_value"] = mask_value
+                fields["seconds"] = round(time.time() - started, 2)
+                manifest_lib.set_file(export_dir, name, manifest_lib.describe_file(path, **fields))
+                manifest_lib.update_checks(export_dir, name, "parity", result,
+                                           expected_sha256=manifest_lib.sha256_file(path))
+            except Exception as e:  # noqa: BLE001  (one variant failing must not stop the rest)
+                reason = " ".join(str(e).split()) or type(e).__name__
+                failed[variant] = reason
+                manifest_lib.remove_file(export_dir, name)
+                _remove(path)
+                log(f"{name:<20} FAILED: {reason}")
+                continue
+            finally:
+                if tmp:
+                    _remove(tmp)
+            results[name] = result
+            size = os.path.getsize(path)
+            log(f"{name:<20} {size / 1e6:8.3f} MB  agreement {result['top1_agreement']:7.2%}  "
+                f"accuracy {result['accuracy']:.4f} (keras {result['keras_accuracy']:.4f}, "
+                f"drop {result['accuracy_drop_points']:+.2f} pts)")
+    finally:
+        shutil.rmtree(temp_root, ignore_errors=True)
+    return {"export_dir": export_dir, "results": results, "failed": failed, "removed": removed}
+
+
+def _quiet_tensorflow() -> None:
+    """Keeps the SavedModel/converter chatter off the console (errors still show)."""
+    import logging
+    import warnings
+
+    from absl import logging as absl_logging
+    absl_logging.set_verbosity(absl_logging.WARNING)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=r"\s*Warning: tf.lite.Interpreter is deprecated")
+
+
+def define_flags() -> None:
+    """The command's flags; defined only when run as a command, so importing this module
+    (tests, other tools) never collides with another entry point's --workdir."""
+    flags.DEFINE_string("workdir", None, "A workdir written by pipeline.train.")
+    flags.DEFINE_list("variants", ",".join(VARIANTS),
+                      f"Which files to write, any of {', '.join(VARIANTS)}.")
+    flags.DEFINE_integer(
+        "representative_examples", 200,
+        "Train texts (a seeded sample) that calibrate the int8_full activation ranges.")
+    flags.DEFINE_string("data_dir", None, "Override the config's data.dir.")
+
+
+def main(argv):
+    del argv
+    _quiet_tensorflow()
+    FLAGS = flags.FLAGS
+    outcome = export_workdir(FLAGS.workdir, FLAGS.variants, FLAGS.representative_examples,
+                             FLAGS.data_dir)
+    if outcome["removed"]:
+        print(f"removed stale files: {', '.join(outcome['removed'])}")
+    if outcome["failed"]:
+        which = "; ".join(f"{v}: {why}" for v, why in outcome["failed"].items())
+        raise UserError(f"{outcome['export_dir']}: {len(outcome['failed'])} variant(s) failed "
+                        f"and were not written ({which[:500]}); the other files and "
+                        "manifest.json are complete")
+    print(f"wrote {outcome['export_dir']}/manifest.json")
+
+
+if __name__ == "__main__":
+    define_flags()
+    cli.run(main)

@@ -1,0 +1,256 @@
+"""Read a .tflite flatbuffer's inputs, outputs, tensors and ops, and patch names in place.
+
+Reads the flatbuffer with the generated schema bindings shipped in ai-edge-litert (falling back
+to TensorFlow's copy); needs no interpreter.
+
+    info = read_model(path_or_bytes)
+    info.inputs, info.outputs      # [TensorInfo] in the primary subgraph's input/output order
+    info.op_counts()               # {"ADD": 15, "FULLY_CONNECTED": 8, ...}
+    info.signatures                # {"serving_default": {"inputs": {key: tensor_index}, ...}}
+    problems = static_problems(info)   # [] when the graph is phone-delegate friendly
+
+    patched = rename_io(model_bytes, input_order=[...])   # tensor names = signature keys
+
+`rename_io` rewrites strings and the input index vector inside the flatbuffer without moving
+anything else (names only get shorter), so weight buffers keep their alignment.
+Malformed input raises `ValueError` naming the file.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import os
+import struct
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import flatbuffers
+
+try:
+    from ai_edge_litert import schema_py_generated as _schema
+except Exception:  # pragma: no cover - fallback when ai-edge-litert is absent
+    from tensorflow.lite.python import schema_py_generated as _schema
+
+_FILE_IDENTIFIER = b"TFL3"
+_OP_NAMES = {v: k for k, v in vars(_schema.BuiltinOperator).items()
+             if not k.startswith("_") and isinstance(v, int)}
+_DTYPE_NAMES = {v: k.lower() for k, v in vars(_schema.TensorType).items()
+                if not k.startswith("_") and isinstance(v, int)}
+_TENSOR_NAME_FIELD = 10  # vtable offset of Tensor.name in the schema (field 3)
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorInfo:
+    index: int
+    name: str
+    dtype: str
+    shape: Tuple[int, ...]
+    shape_signature: Optional[Tuple[int, ...]]  # None when the file has none (= shape)
+    is_const: bool
+    scales: Tuple[float, ...] = ()
+    zero_points: Tuple[int, ...] = ()
+    quantized_dimension: int = 0
+
+    def to_json(self) -> dict:
+        d = {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+        if self.scales:
+            d["quantization"] = {"scales": list(self.scales), "zero_points": list(self.zero_points)}
+            if len(self.scales) > 1:
+                d["quantization"]["quantized_dimension"] = self.quantized_dimension
+        return d
+
+
+@dataclasses.dataclass(frozen=True)
+class OpInfo:
+    index: int
+    op: str  # builtin name, or "CUSTOM:<code>" (Flex ops are "CUSTOM:Flex...")
+    inputs: Tuple[Optional[TensorInfo], ...]
+    outputs: Tuple[TensorInfo, ...]
+
+    @property
+    def is_custom(self) -> bool:
+        return self.op.startswith("CUSTOM:")
+
+
+@dataclasses.dataclass
+class ModelInfo:
+    path: str
+    tensors: List[TensorInfo]  # primary subgraph
+    inputs: List[TensorInfo]
+    outputs: List[TensorInfo]
+    ops: List[OpInfo]
+    signatures: Dict[str, dict]
+    num_subgraphs: int
+
+    def op_counts(self) -> Dict[str, int]:
+        return dict(sorted(collections.Counter(op.op for op in self.ops).items()))
+
+
+def _load_bytes(model: Union[str, bytes, bytearray]) -> Tuple[bytes, str]:
+    if isinstance(model, (bytes, bytearray)):
+        return bytes(model), "<bytes>"
+    path = os.fspath(model)
+    try:
+        with open(path, "rb") as f:
+            return f.read(), path
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+def _check_identifier(buf: bytes, where: str) -> None:
+    if len(buf) < 8 or buf[4:8] != _FILE_IDENTIFIER:
+        raise ValueError(f"{where}: not a TFLite flatbuffer (no TFL3 identifier)")
+
+
+def _op_name(model, opcode_index: int) -> str:
+    code = model.OperatorCodes(opcode_index)
+    builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+    if builtin == _schema.BuiltinOperator.CUSTOM:
+        custom = code.CustomCode()
+        return "CUSTOM:" + (custom.decode("utf-8", "replace") if custom else "?")
+    return _OP_NAMES.get(builtin, f"BUILTIN_{builtin}")
+
+
+def _tensor_info(t, index: int, model) -> TensorInfo:
+    shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
+    signature = (tuple(int(d) for d in t.ShapeSignatureAsNumpy())
+                 if t.ShapeSignatureLength() else None)
+    q = t.Quantization()
+    scales, zero_points, qdim = (), (), 0
+    if q is not None and q.ScaleLength():
+        scales = tuple(float(s) for s in q.ScaleAsNumpy())
+        zero_points = tuple(int(z) for z in q.ZeroPointAsNumpy()) if q.ZeroPointLength() else ()
+        qdim = int(q.QuantizedDimension())
+    is_const = False
+    buffer_index = t.Buffer()
+    if 0 < buffer_index < model.BuffersLength():
+        b = model.Buffers(buffer_index)
+        is_const = bool(b.DataLength()) or b.Size() > 0
+    return TensorInfo(index=index, name=(t.Name() or b"").decode("utf-8", "replace"),
+                      dtype=_DTYPE_NAMES.get(t.Type(), f"type_{t.Type()}"), shape=shape,
+                      shape_signature=signature, is_const=is_const, scales=scales,
+                      zero_points=zero_points, quantized_dimension=qdim)
+
+
+def read_model(model: Union[str, bytes, bytearray]) -> ModelInfo:
+    """Parses the primary subgraph (tensors, inputs, outputs, ops) and the signature defs."""
+    buf, where = _load_bytes(model)
+    _check_identifier(buf, where)
+    try:
+        m = _schema.Model.GetRootAsModel(buf, 0)
+        if m.SubgraphsLength() < 1:
+            raise ValueError(f"{where}: the model has no subgraph")
+        g = m.Subgraphs(0)
+        tensors = [_tensor_info(g.Tensors(i), i, m) for i in range(g.TensorsLength())]
+        inputs = [tensors[int(i)] for i in g.InputsAsNumpy()] if g.InputsLength() else []
+        outputs = [tensors[int(i)] for i in g.OutputsAsNumpy()] if g.OutputsLength() else []
+        ops = []
+        for i in range(g.OperatorsLength()):
+            op = g.Operators(i)
+            ins = tuple(tensors[int(j)] if j >= 0 else None
+                        for j in (op.InputsAsNumpy() if op.InputsLength() else ()))
+            outs = tuple(tensors[int(j)] for j in (op.OutputsAsNumpy() if op.OutputsLength() else ()))
+            ops.append(OpInfo(i, _op_name(m, op.OpcodeIndex()), ins, outs))
+        signatures = {}
+        for i in range(m.SignatureDefsLength()):
+            s = m.SignatureDefs(i)
+            key = (s.SignatureKey() or b"").decode()
+            signatures[key] = {
+                "subgraph": int(s.SubgraphIndex()),
+                "inputs": {s.Inputs(j).Name().decode(): int(s.Inputs(j).TensorIndex())
+                           for j in range(s.InputsLength())},
+                "outputs": {s.Outputs(j).Name().decode(): int(s.Outputs(j).TensorIndex())
+                            for j in range(s.OutputsLength())},
+            }
+    except ValueError:
+        raise
+    except Exception as e:  # noqa: BLE001  (struct/index errors from a corrupt file)
+        raise ValueError(f"{where}: truncated or corrupt TFLite file ({type(e).__name__}: {e})") from None
+    return ModelInfo(path=where, tensors=tensors, inputs=inputs, outputs=outputs, ops=ops,
+                     signatures=signatures, num_subgraphs=m.SubgraphsLength())
+
+
+def static_problems(info: ModelInfo, *, max_rank: int = 4) -> List[str]:
+    """What keeps the graph from being a static, builtin-only, phone-friendly model ([] = none).
+
+    Checks: no custom or Flex ops; one subgraph; no int64 tensor; rank <= max_rank; no -1 in
+    any shape signature (static shapes); GATHER indices 1-D (the GPU delegate's limit).
+    """
+    problems = []
+    custom = sorted({op.op[len("CUSTOM:"):] for op in info.ops if op.is_custom})
+    if custom:
+        problems.append("custom/Flex ops: " + ", ".join(custom))
+    if info.num_subgraphs != 1:
+        problems.append(f"{info.num_subgraphs} subgraphs (control flow), expected 1")
+    int64 = [t.name for t in info.tensors if t.dtype == "int64"]
+    if int64:
+        problems.append(f"{len(int64)} int64 tensor(s), e.g. {int64[0]!r}")
+    high = [t for t in info.tensors if len(t.shape) > max_rank]
+    if high:
+        problems.append(f"{len(high)} tensor(s) of rank > {max_rank}, e.g. {high[0].name!r} {list(high[0].shape)}")
+    dynamic = [t for t in info.tensors if t.shape_signature is not None and -1 in t.shape_signature]
+    if dynamic:
+        t = dynamic[0]
+        problems.append(f"{len(dynamic)} tensor(s) with a dynamic dimension, e.g. {t.name!r} "
+                        f"{list(t.shape_signature)}")
+    for op in info.ops:
+        if op.op == "GATHER" and len(op.inputs) > 1 and op.inputs[1] is not None \
+                and len(op.inputs[1].shape) != 1:
+            problems.append(f"GATHER #{op.index} has {len(op.inputs[1].shape)}-D indices "
+                            f"{list(op.inputs[1].shape)}, expected 1-D")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# In-place patching
+# ---------------------------------------------------------------------------------------------
+def _string_position(buf: bytes, table) -> Optional[int]:
+    """Byte position of the length prefix of the Tensor.name string of `table`, or None."""
+    o = table._tab.Offset(_TENSOR_NAME_FIELD)
+    if not o:
+        return None
+    field = table._tab.Pos + o
+    return field + flatbuffers.encode.Get(flatbuffers.packer.uoffset, buf, field)
+
+
+def rename_io(model_bytes: bytes, input_order: Optional[Sequence[str]] = None,
+              signature_key: Optional[str] = None) -> bytes:
+    """Names each signature input/output tensor after its signature key, in place.
+
+    TFLite's converter names them e.g. `serving_default_token_ids:0` and
+    `StatefulPartitionedCall:0`; apps that look tensors up by name (Task Library, MediaPipe)
+    are better served by `token_ids` and `probabilities`. A name is only rewritten when the new
+    one is not longer (the string keeps its place; the spare bytes are zeroed). `input_order`
+    (signature keys) also permutes the subgraph's input list, which is a same-length vector.
+    """
+    buf = bytearray(model_bytes)
+    _check_identifier(buf, "<bytes>")
+    m = _schema.Model.GetRootAsModel(buf, 0)
+    info = read_model(bytes(buf))
+    if not info.signatures:
+        return bytes(buf)
+    key = signature_key or next(iter(info.signatures))
+    sig = info.signatures[key]
+    g = m.Subgraphs(sig["subgraph"])
+    names = {**{i: k for k, i in sig["inputs"].items()}, **{i: k for k, i in sig["outputs"].items()}}
+    for index, new_name in names.items():
+        pos = _string_position(buf, g.Tensors(index))
+        if pos is None:
+            continue
+        old_len = struct.unpack_from("<I", buf, pos)[0]
+        new = new_name.encode("utf-8")
+        if len(new) > old_len:
+            continue
+        struct.pack_into("<I", buf, pos, len(new))
+        buf[pos + 4:pos + 4 + old_len + 1] = new + b"\0" * (old_len + 1 - len(new))
+    if input_order is not None:
+        if sorted(input_order) != sorted(sig["inputs"]):
+            raise ValueError(f"input_order {list(input_order)} does not match the signature "
+                             f"inputs {sorted(sig['inputs'])}")
+        o = g._tab.Offset(6)  # SubGraph.inputs
+        vec = g._tab.Vector(o)
+        if sorted(int(i) for i in g.InputsAsNumpy()) != sorted(sig["inputs"].values()):
+            raise ValueError("the subgraph's inputs are not the signature's inputs")
+        for j, k in enumerate(input_order):
+            struct.pack_into("<i", buf, vec + 4 * j, sig["inputs"][k])
+    return bytes(buf)
