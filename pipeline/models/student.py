@@ -15,6 +15,7 @@ Inputs are three int32 tensors of a fixed length L, as BERT and the TFLite Task 
 
 import keras
 import keras_hub
+import tensorflow as tf
 from keras import ops
 
 
@@ -27,7 +28,8 @@ class FlatTokenEmbedding(keras_hub.layers.ReversibleEmbedding):
             return super().call(inputs, reverse=True)
         length = inputs.shape[-1]
         flat = ops.reshape(ops.cast(inputs, "int32"), (-1,))
-        vectors = ops.take(self.embeddings, flat, axis=0)
+        # tf.gather, not ops.take: take's negative-index handling adds LESS/ADD/SELECT ops.
+        vectors = tf.gather(self.embeddings, flat)
         return ops.reshape(vectors, (-1, length, self.output_dim))
 
     def compute_output_shape(self, input_shape, reverse=False):
@@ -83,7 +85,9 @@ class StudentBackbone(keras_hub.models.Backbone):
                 activation=activation, layer_norm_epsilon=1e-12,
                 kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
                 name=f"transformer_layer_{i}")(x, padding_mask=padding_mask)
-        cls = x[:, 0, :]
+        # The [CLS] vector, sliced as [B, 1, H] then reshaped: a slice that drops the axis
+        # (shrink_axis_mask) is refused by the LiteRT GPU backend.
+        cls = ops.reshape(x[:, :1, :], (-1, hidden_dim))
         pooled = keras.layers.Dense(hidden_dim, activation="tanh", name="pooled_dense")(cls)
         super().__init__(
             inputs={"token_ids": token_ids, "padding_mask": padding_mask, "segment_ids": segment_ids},

@@ -1,0 +1,141 @@
+"""export.gpu: the real LiteRT GPU backend (ML Drift over WebGPU/Vulkan) on exported models.
+
+Needs a Vulkan adapter; on a machine without a GPU run first (from the repository root)
+    eval "$(../shared/tools/lavapipe-gpu/setup.sh)"
+Without it every GPU test skips with the reason, except the one checking that reason."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO
+
+INTENTS = os.path.join(REPO, "configs", "assistant_intents.py")
+TEST_SPLIT = os.path.join(REPO, "pipeline", "data", "assistant_intents", "test.jsonl")
+NUM_TEXTS = 60
+
+
+def require_gpu():
+    from export import gpu
+    ok, why = gpu.gpu_available()
+    if not ok:
+        pytest.skip(why)
+    return why
+
+
+def run(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A small trained student exported to the four variants (as tests/test_convert.py)."""
+    require_gpu()
+    path = tmp_path_factory.mktemp("gpu") / "intents"
+    r = run("pipeline.train", f"--config={INTENTS}", f"--workdir={path}",
+            "--config.stages.pretrain=False", "--config.train.max_steps=100",
+            "--config.train.learning_rate=0.003", "--config.model.num_layers=1",
+            "--config.model.hidden_dim=64", "--config.model.intermediate_dim=128")
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = run("export.convert", f"--workdir={path}", "--representative_examples=100")
+    assert r.returncode == 0, r.stderr[-3000:]
+    return path / "export"
+
+
+@pytest.fixture(scope="module")
+def texts_inputs(exported):
+    """The first NUM_TEXTS commands of the shipped test split, encoded as the app would."""
+    from export import wordpiece
+    with open(exported / "manifest.json", encoding="utf-8") as f:
+        length = json.load(f)["sequence_length"]
+    tok = wordpiece.WordPieceTokenizer.from_file(str(exported / "vocab.txt"))
+    with open(TEST_SPLIT, encoding="utf-8") as f:
+        texts = [json.loads(line)["text"] for line in f if line.strip()][:NUM_TEXTS]
+    inputs = []
+    for text in texts:
+        ids, mask, seg = tok.encode(text, length)
+        inputs.append({"token_ids": np.array([ids], np.int32),
+                       "padding_mask": np.array([mask], np.int32),
+                       "segment_ids": np.array([seg], np.int32)})
+    return inputs
+
+
+def test_gpu_available_gives_a_plain_reason():
+    from export import gpu
+    ok, why = gpu.gpu_available()
+    assert isinstance(ok, bool) and isinstance(why, str) and why
+    assert "\n" not in why and "Traceback" not in why
+    if ok:
+        assert why.startswith("adapter ")
+    else:
+        assert "lavapipe-gpu/setup.sh" in why or "GPU backend" in why or "importable" in why
+    assert gpu.gpu_available() == (ok, why)  # cached
+
+
+def test_fp32_student_is_fully_accelerated_on_gpu(exported, texts_inputs):
+    # Full acceleration is asserted. GPU/CPU parity is not yet: measured here (2026-11-28) the
+    # fp32 student differs from the CPU by 0.53 in probability on lavapipe, while the small
+    # model below matches within 1e-4; the fp16 variant is refused (DEQUANTIZE, GATHER dtype).
+    # Both are open work of the export issue; the gate must not claim them until fixed.
+    from export import gpu
+    report = gpu.check_gpu(exported / "fp32.tflite", texts_inputs, enforce_f32=True)
+    assert report.fully_accelerated, report.error
+    assert report.num_inputs >= 50
+
+
+def _convert(fn):
+    import tensorflow as tf
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    return converter.convert()
+
+
+def _tiny_classifier(tmp_path, gather_2d: bool):
+    """A tiny classifier with the export's signature: Embedding + mean + dense + softmax.
+    gather_2d: a Keras-style Embedding fed [1, L] ids (2-D GATHER, refused by the GPU);
+    else the ids are flattened first (1-D GATHER, what the GPU takes)."""
+    import tensorflow as tf
+    rng = np.random.default_rng(0)
+    table = tf.constant(rng.normal(size=(50, 8)).astype(np.float32))
+    kernel = tf.constant(rng.normal(size=(8, 5)).astype(np.float32))
+
+    @tf.function(input_signature=[tf.TensorSpec((1, 16), tf.int32, name="token_ids")])
+    def f(token_ids):
+        if gather_2d:
+            x = tf.gather(table, token_ids)                          # [1, 16, 8]
+        else:
+            x = tf.reshape(tf.gather(table, tf.reshape(token_ids, [-1])), [1, 16, 8])
+        return {"probabilities": tf.nn.softmax(tf.matmul(tf.reduce_mean(x, axis=1), kernel))}
+
+    path = tmp_path / ("gather2d.tflite" if gather_2d else "gather1d.tflite")
+    path.write_bytes(_convert(f))
+    inputs = [{"token_ids": rng.integers(0, 50, size=(1, 16)).astype(np.int32)}
+              for _ in range(5)]
+    return path, inputs
+
+
+def test_gpu_friendly_model_is_fully_accelerated_with_f32_parity(tmp_path):
+    require_gpu()
+    from export import gpu
+    path, inputs = _tiny_classifier(tmp_path, gather_2d=False)
+    report = gpu.check_gpu(path, inputs, enforce_f32=True)
+    assert report.fully_accelerated and report.ok, report
+    assert report.num_inputs == 5 and report.max_abs_diff <= 1e-4
+
+
+def test_gpu_unfriendly_model_is_reported_not_raised(tmp_path):
+    require_gpu()
+    from export import gpu
+    path, inputs = _tiny_classifier(tmp_path, gather_2d=True)
+    report = gpu.check_gpu(path, inputs, enforce_f32=True)
+    assert not report.fully_accelerated and not report.ok
+    assert report.num_inputs == 0
+    assert "GATHER" in report.error and "1D indices" in report.error, report.error
+    assert "Traceback" not in report.error and "\n" not in report.error
+    missing = gpu.check_gpu(tmp_path / "nope.tflite", inputs, enforce_f32=False)
+    assert not missing.ok and "no such file" in missing.error
