@@ -16,7 +16,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-TASKS = {  # task -> (config file, data folder under --data_root, goal from the issue)
+TEACHER_GOAL = {"sst2": 0.90}  # the issue's goal for the teacher, where it sets one
+TASKS = {  # task -> (config file, data folder under --data_root, student goal from the issue)
     "sst2": ("configs/sst2.py", "sst2", 0.88),
     "bbc_news": ("configs/bbc_news.py", "bbc", 0.97),
     "thucnews_zh": ("configs/thucnews_zh.py", "thucnews", 0.85),
@@ -53,7 +54,8 @@ def stage_rows(task, workdir, goal):
         rows.append({"task": task, "stage": stage, "params": int(model.count_params()),
                      "train_examples": len(dataset.train.texts), "eval_examples": m["num_examples"],
                      "accuracy": round(m["accuracy"], 4), "macro_f1": round(m["macro_f1"], 4),
-                     "epochs": len(history), "goal": goal})
+                     "epochs": len(history),
+                     "goal": TEACHER_GOAL.get(task) if stage == "teacher" else goal})
     return rows
 
 
@@ -90,7 +92,7 @@ def main():
         for r in results[task]["rows"]:
             lines.append(f"| {r['task']} | {r['stage']} | {r['params']:,} | {r['train_examples']:,} | "
                          f"{r['eval_examples']:,} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} | "
-                         f"{r['epochs']} | {r['goal']:.2f} |")
+                         f"{r['epochs']} | {r['goal'] or '-'} |")
     table = "\n".join(lines)
     with open(os.path.join(HERE, "text_classification.md"), "w") as f:
         f.write("# Text classification accuracy (real data, this machine: 2 CPU cores)\n\n"
