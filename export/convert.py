@@ -119,7 +119,6 @@ def load_workdir(workdir: str, data_dir: str | None = None) -> dict:
     _check_model(model, model_path, length, len(labels), len(vocab))
 
     from pipeline.data import load_text_dataset
-    from pipeline.stages import encode
     dataset = load_text_dataset(config.data, config.seed)
     if list(dataset.label_names) != labels:
         raise UserError(f"{labels_path}: labels differ from the dataset's {dataset.label_names}")

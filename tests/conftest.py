@@ -12,3 +12,44 @@ def shared_dataset(name: str) -> str:
     if not os.path.isdir(path):
         pytest.skip(f"real dataset not available: {path} is absent (development/CI machines only)")
     return path
+
+
+INTENTS_CONFIG = os.path.join(REPO, "configs", "assistant_intents.py")
+
+
+def run(*args, timeout=600):
+    """`python -m <args>` from the repository root, output captured."""
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def assert_one_line_error(result, *needles):
+    """Exit code 2, exactly one `error:` line containing each needle, no traceback."""
+    assert result.returncode == 2, result.stderr[-3000:]
+    lines = [l for l in result.stderr.splitlines() if l.startswith("error:")]
+    assert len(lines) == 1, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.fixture(scope="session")
+def small_workdir(tmp_path_factory):
+    """A small student that learned something (accuracy ~0.8, about 25 s), shared by tests."""
+    path = tmp_path_factory.mktemp("small") / "intents"
+    r = run("pipeline.train", f"--config={INTENTS_CONFIG}", f"--workdir={path}",
+            "--config.stages.pretrain=False", "--config.train.max_steps=100",
+            "--config.train.learning_rate=0.003", "--config.model.num_layers=1",
+            "--config.model.hidden_dim=64", "--config.model.intermediate_dim=128")
+    assert r.returncode == 0, r.stderr[-3000:]
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_export(small_workdir):
+    """`python -m export.convert` run once on `small_workdir`: (export dir, its stdout)."""
+    r = run("export.convert", f"--workdir={small_workdir}", "--representative_examples=100")
+    assert r.returncode == 0, r.stderr[-3000:]
+    return small_workdir / "export", r.stdout

@@ -4,53 +4,27 @@ export folder consistent. One tiny trained workdir (about 25 s) is shared by eve
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import assert_one_line_error, run
 
-INTENTS = os.path.join(REPO, "configs", "assistant_intents.py")
 VARIANTS = ("fp32", "fp16", "int8_dynamic", "int8_full")
 INPUTS = ("token_ids", "padding_mask", "segment_ids")
 
 
-def run(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout)
-
-
-def assert_one_line_error(result, *needles):
-    assert result.returncode == 2, result.stderr[-3000:]
-    lines = [l for l in result.stderr.splitlines() if l.startswith("error:")]
-    assert len(lines) == 1, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
+@pytest.fixture(scope="session")
+def workdir(small_workdir):
+    return small_workdir
 
 
 @pytest.fixture(scope="session")
-def workdir(tmp_path_factory):
-    """A small student that learned something (accuracy ~0.8), so parity is meaningful."""
-    path = tmp_path_factory.mktemp("convert") / "intents"
-    r = run("pipeline.train", f"--config={INTENTS}", f"--workdir={path}",
-            "--config.stages.pretrain=False", "--config.train.max_steps=100",
-            "--config.train.learning_rate=0.003", "--config.model.num_layers=1",
-            "--config.model.hidden_dim=64", "--config.model.intermediate_dim=128")
-    assert r.returncode == 0, r.stderr[-3000:]
-    return path
-
-
-@pytest.fixture(scope="session")
-def exported(workdir):
-    r = run("export.convert", f"--workdir={workdir}", "--representative_examples=100")
-    assert r.returncode == 0, r.stderr[-3000:]
-    export_dir = workdir / "export"
+def exported(small_export):
+    export_dir, stdout = small_export
     with open(export_dir / "manifest.json", encoding="utf-8") as f:
         manifest = json.load(f)
-    return export_dir, manifest, r.stdout
+    return export_dir, manifest, stdout
 
 
 def copy_workdir(src, dst, with_export=False):

@@ -6,15 +6,12 @@ Without it every GPU test skips with the reason, except the one checking that re
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from tests.conftest import REPO
 
-INTENTS = os.path.join(REPO, "configs", "assistant_intents.py")
 TEST_SPLIT = os.path.join(REPO, "pipeline", "data", "assistant_intents", "test.jsonl")
 NUM_TEXTS = 60
 
@@ -27,24 +24,10 @@ def require_gpu():
     return why
 
 
-def run(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout)
-
-
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """A small trained student exported to the four variants (as tests/test_convert.py)."""
+def exported(small_export):
     require_gpu()
-    path = tmp_path_factory.mktemp("gpu") / "intents"
-    r = run("pipeline.train", f"--config={INTENTS}", f"--workdir={path}",
-            "--config.stages.pretrain=False", "--config.train.max_steps=100",
-            "--config.train.learning_rate=0.003", "--config.model.num_layers=1",
-            "--config.model.hidden_dim=64", "--config.model.intermediate_dim=128")
-    assert r.returncode == 0, r.stderr[-3000:]
-    r = run("export.convert", f"--workdir={path}", "--representative_examples=100")
-    assert r.returncode == 0, r.stderr[-3000:]
-    return path / "export"
+    return small_export[0]
 
 
 @pytest.fixture(scope="module")

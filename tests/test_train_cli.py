@@ -9,24 +9,10 @@ import time
 
 import pytest
 
-from tests.conftest import REPO, shared_dataset
+from tests.conftest import REPO, assert_one_line_error, run, shared_dataset
 
 INTENTS = os.path.join(REPO, "configs", "assistant_intents.py")
 SST2 = os.path.join(REPO, "configs", "sst2.py")
-
-
-def run(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout)
-
-
-def assert_one_line_error(result, *needles):
-    assert result.returncode == 2, result.stderr[-2000:]
-    lines = [l for l in result.stderr.splitlines() if l.startswith("error:")]
-    assert len(lines) == 1, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
-    for needle in needles:
-        assert needle in lines[0]
 
 
 def test_unknown_config_key_and_wrong_type_are_one_line_errors(tmp_path):
