@@ -114,12 +114,7 @@ def _backend_reasons(stderr: str) -> list:
             reasons.append(re.sub(r"^ERROR: \[[^\]]+\] ", "", s))
         elif re.match(r"^ERROR: \[delegate", s) or (s.startswith("ERROR:") and "GPU" in s):
             reasons.append(s[len("ERROR:"):].strip())
-    seen, out = set(), []
-    for r in reasons:
-        if r not in seen:
-            seen.add(r)
-            out.append(r)
-    return out
+    return list(dict.fromkeys(reasons))  # unique, in order
 
 
 def _run_worker(job: dict, arrays: dict, timeout: float) -> tuple:

@@ -792,13 +792,7 @@ def _evaluate(op: _ParsedOp, api: int) -> List[str]:
         for name in rule.constraints:
             reasons.extend(_CONSTRAINTS[name](ctx))
     reasons.extend(_general_checks(op))
-    # keep order, drop duplicates
-    seen, unique = set(), []
-    for msg in reasons:
-        if msg not in seen:
-            seen.add(msg)
-            unique.append(msg)
-    return unique
+    return list(dict.fromkeys(reasons))  # unique, in order
 
 
 def _report(ops: List[_ParsedOp], api: int, path: str) -> NnapiReport:
