@@ -28,7 +28,7 @@ _CONFIG = config_flags.DEFINE_config_file(
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output folder; rerun with the same one to resume.")
 
 
-def prepare_workdir(workdir, config, dataset):
+def prepare_workdir(workdir, config, dataset, extra_texts):
     """Writes config.json, labels.txt, split.json and vocab.txt; refuses a different config."""
     os.makedirs(workdir, exist_ok=True)
     config_path = os.path.join(workdir, "config.json")
@@ -44,7 +44,7 @@ def prepare_workdir(workdir, config, dataset):
     metrics.write_json(dataset.split_info, os.path.join(workdir, "split.json"))
     vocab_path = os.path.join(workdir, "vocab.txt")
     if not os.path.exists(vocab_path):
-        texts = dataset.train.texts + read_extra_texts(config.data.extra_text_files)
+        texts = dataset.train.texts + extra_texts
         tokenizer.write_vocabulary(
             tokenizer.learn_vocabulary(texts, config.tokenizer.vocabulary_size), vocab_path)
     return vocab_path
@@ -73,7 +73,8 @@ def main(argv):
     import tensorflow as tf
     tf.config.experimental.enable_op_determinism()  # same config + data -> same metrics
     dataset = load_text_dataset(config.data, config.seed)
-    vocab_path = prepare_workdir(workdir, config, dataset)
+    extra_texts = read_extra_texts(config.data.extra_text_files)  # unlabeled, for pretraining
+    vocab_path = prepare_workdir(workdir, config, dataset, extra_texts)
     tok = tokenizer.make_tokenizer(vocab_path)
     preprocessor = tokenizer.make_preprocessor(tok, config.tokenizer.sequence_length)
     x_train = encode(preprocessor, dataset.train.texts)
@@ -96,8 +97,8 @@ def main(argv):
         backbone.token_embedding.embeddings.assign(matrix)
         print(f"student: {found} of {len(matrix)} token embeddings initialised from the teacher")
     if config.stages.pretrain:
-        extra = read_extra_texts(config.data.extra_text_files)
-        x_unlabeled = encode(preprocessor, dataset.train.texts + extra) if extra else x_train
+        x_unlabeled = (encode(preprocessor, dataset.train.texts + extra_texts) if extra_texts
+                       else x_train)
         backbone = pretrain.run(workdir, config, backbone, tok, x_unlabeled)
     model = student.build_classifier(backbone, num_classes, config.model.dropout)
     if config.stages.finetune:
