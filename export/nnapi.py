@@ -38,6 +38,7 @@ import numpy as np
 
 from export.nnapi_rules import (
     API_LEVELS,
+    API_NNAPI_1_3,
     MIN_API,
     NNAPI_OPERAND_TYPES,
     OpRule,
@@ -60,6 +61,7 @@ __all__ = [
 ]
 
 _FILE_IDENTIFIER = b"TFL3"
+API_TARGET = API_NNAPI_1_3  # Android 11, the level this project aims at
 
 _OP_NAMES: Dict[int, str] = {
     v: k for k, v in vars(_schema.BuiltinOperator).items()
@@ -835,6 +837,23 @@ def lowest_clean_api_level(tflite_path: str) -> Optional[int]:
         if _report(ops, api, os.fspath(tflite_path)).ok:
             return api
     return None
+
+
+def summary(tflite_path: str, api_levels: Sequence[int] = (API_TARGET,)) -> dict:
+    """JSON-ready NNAPI facts of a file for the manifest: the lowest clean API level (None if
+    none in 27..35) and, at each of `api_levels`, the ops that would fall back and why."""
+    ops = _load(tflite_path)
+    path = os.fspath(tflite_path)
+    lowest = next((api for api in API_LEVELS if _report(ops, api, path).ok), None)
+    at = {}
+    for api in api_levels:
+        report = _report(ops, _check_api(api), path)
+        at[str(api)] = {
+            "ok": report.ok, "ops": len(report.ops), "partitions": report.partitions,
+            "fallbacks": [f"#{v.index} {v.op} v{v.version}: {v.reason}"
+                          for v in report.fallbacks]}
+    return {"lowest_clean_api_level": lowest, "at_api": at,
+            "rules": "export/nnapi_rules.py (TFLite nnapi_delegate.cc Validate)"}
 
 
 def format_report(report: NnapiReport) -> str:

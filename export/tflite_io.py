@@ -170,11 +170,12 @@ def read_model(model: Union[str, bytes, bytearray]) -> ModelInfo:
                      signatures=signatures, num_subgraphs=m.SubgraphsLength())
 
 
-def static_problems(info: ModelInfo, *, max_rank: int = 4) -> List[str]:
+def static_problems(info: ModelInfo, *, max_rank: int = 4, gather_1d: bool = True) -> List[str]:
     """What keeps the graph from being a static, builtin-only, phone-friendly model ([] = none).
 
     Checks: no custom or Flex ops; one subgraph; no int64 tensor; rank <= max_rank; no -1 in
-    any shape signature (static shapes); GATHER indices 1-D (the GPU delegate's limit).
+    any shape signature (static shapes); with `gather_1d`, GATHER indices 1-D (the GPU
+    delegate's limit; graphs for NNAPI gather on [1, L] ids instead).
     """
     problems = []
     custom = sorted({op.op[len("CUSTOM:"):] for op in info.ops if op.is_custom})
@@ -193,7 +194,7 @@ def static_problems(info: ModelInfo, *, max_rank: int = 4) -> List[str]:
         t = dynamic[0]
         problems.append(f"{len(dynamic)} tensor(s) with a dynamic dimension, e.g. {t.name!r} "
                         f"{list(t.shape_signature)}")
-    for op in info.ops:
+    for op in info.ops if gather_1d else ():
         if op.op == "GATHER" and len(op.inputs) > 1 and op.inputs[1] is not None \
                 and len(op.inputs[1].shape) != 1:
             problems.append(f"GATHER #{op.index} has {len(op.inputs[1].shape)}-D indices "

@@ -21,11 +21,19 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="pipeline")
 class FlatTokenEmbedding(keras_hub.layers.ReversibleEmbedding):
-    """ReversibleEmbedding whose lookup gathers on 1-D indices (GPU-delegate friendly)."""
+    """ReversibleEmbedding whose lookup gathers on 1-D indices (GPU-delegate friendly).
+
+    `flat_token_ids` (a class attribute) is switched off by `export.graph_shaping` while a
+    graph for the NNAPI delegate is traced: that delegate rejects the int32 RESHAPE but takes
+    GATHER on [batch, L] ids as they come."""
+
+    flat_token_ids = True
 
     def call(self, inputs, reverse=False):
         if reverse:
             return super().call(inputs, reverse=True)
+        if not FlatTokenEmbedding.flat_token_ids:
+            return tf.gather(self.embeddings, ops.cast(inputs, "int32"))
         length = inputs.shape[-1]
         flat = ops.reshape(ops.cast(inputs, "int32"), (-1,))
         # tf.gather, not ops.take: take's negative-index handling adds LESS/ADD/SELECT ops.
@@ -54,7 +62,11 @@ class PositionAndSegmentEmbedding(keras.layers.Layer):
     def call(self, token_vectors, segment_ids):
         seg = ops.expand_dims(ops.cast(segment_ids, token_vectors.dtype), -1)
         segment_vectors = self.segments[0] + seg * (self.segments[1] - self.segments[0])
-        return token_vectors + self.positions + segment_vectors
+        # Positions join the [B, L, H] segment vectors before the token vectors: the converter
+        # turns `tokens + positions` into an ADD of the [L, H] gather output and an [L, H]
+        # constant, which the LiteRT GPU backend computes wrongly (max error ~5 seen on
+        # lavapipe, against 0 for this order).
+        return token_vectors + (segment_vectors + self.positions)
 
     def get_config(self):
         return {**super().get_config(), "sequence_length": self.sequence_length,
