@@ -1,0 +1,21 @@
+package org.ondevice.demo
+
+import android.app.Activity
+import android.content.Intent
+import android.os.Bundle
+
+/** Start screen: opens Classify or Recommend. */
+class MainActivity : Activity() {
+    override fun onCreate(savedInstanceState: Bundle?) {
+        super.onCreate(savedInstanceState)
+        val root = Ui.column(this)
+        root.addView(Ui.text(this, "Text classification and movie recommendations, on this device.", 18f))
+        root.addView(Ui.button(this, getString(R.string.classify)) {
+            startActivity(Intent(this, ClassifyActivity::class.java))
+        })
+        root.addView(Ui.button(this, getString(R.string.recommend)) {
+            startActivity(Intent(this, RecommendActivity::class.java))
+        })
+        setContentView(root)
+    }
+}

@@ -1,0 +1,171 @@
+"""android_demo/core (plain Java) against the Python pipeline: its JUnit tests on golden.json
+written from the shared `small_export`, a corrupted golden file that must fail them, and the
+tokenizer's steps 0-3 on every Unicode 14.0 code point compared with export/wordpiece.py.
+
+Needs a JDK and Debian's junit4 / libandroid-json-java jars (apt-get install -y junit4
+libandroid-json-java), and libjna-java for the end-to-end run through libLiteRt.so; skips with
+the reason when they are absent.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import unicodedata
+
+import pytest
+
+from export import golden as golden_lib
+from export.wordpiece import WordPieceTokenizer
+from tests.conftest import REPO
+
+CORE = os.path.join(REPO, "android_demo", "core")
+RUN_TESTS = os.path.join(CORE, "run_tests.sh")
+JARS = ("/usr/share/java/junit4.jar", "/usr/share/java/hamcrest-core.jar",
+        "/usr/share/java/com.android.json.jar")
+
+# Java 17 ships Unicode 13 normalisation data; with strip_accents=False (not the pipeline's
+# setting) these marks, new or changed in Unicode 14, compose differently after a letter.
+JDK17_NO_STRIP_DIFFERENCES = {0x0899, 0x089A, 0x089B, 0x08CF, 0x08D0, 0x08D1, 0x08D2, 0x0C3C,
+                              0x1715, 0x1AC3, 0x1AC4, 0x1ACA, 0x1DFA, 0x10F83, 0x10F85, 0x11070}
+
+
+def _require_java():
+    missing = [j for j in JARS if not os.path.isfile(j)]
+    if shutil.which("javac") is None or shutil.which("java") is None:
+        pytest.skip("javac/java not found: install a JDK 17+ to test android_demo/core")
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not found: apt-get install -y junit4 "
+                    "libandroid-json-java to test android_demo/core")
+
+
+def _run_tests(*golden_files):
+    return subprocess.run(["bash", RUN_TESTS, *map(str, golden_files)], capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def golden_files(small_export, tmp_path_factory):
+    """(golden.json of a copy of small_export, the model-free recommendation rules file)."""
+    _require_java()
+    export_dir, _ = small_export
+    workdir = tmp_path_factory.mktemp("android_core") / "intents"
+    workdir.mkdir()
+    shutil.copy(export_dir.parent / "config.json", workdir / "config.json")
+    shutil.copytree(export_dir, workdir / "export")
+    golden = golden_lib.write_golden(str(workdir / "export"))
+    rules = golden_lib.write_rules_golden(str(workdir / "rules.json"))
+    return golden, rules
+
+
+def test_unit_tests_need_no_export():
+    _require_java()
+    r = _run_tests()
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    assert "OK (" in r.stdout and "GoldenTest:" not in r.stdout
+
+
+def test_golden_cases_are_equal_in_java(golden_files):
+    golden, rules = golden_files
+    with open(golden, encoding="utf-8") as f:
+        cases = json.load(f)["classifier"]["cases"]
+    kinds = [c["kind"] for c in cases]
+    assert kinds.count("eval") == 200 and kinds.count("hard") == 150
+    texts = [c["text"] for c in cases]
+    assert "" in texts and any("\u4e00" <= ch <= "\u9fff" for t in texts for ch in t)
+    assert any(c["padding_mask"][-1] == 1 for c in cases)  # over-long inputs were truncated
+    r = _run_tests(golden, rules)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    assert "GoldenTest: 350 classifier cases equal" in r.stdout
+    assert "GoldenTest: 200 recommendation inputs equal, 200 top-k lists equal" in r.stdout
+
+
+def test_a_wrong_golden_value_fails(golden_files, tmp_path):
+    golden, rules = golden_files
+    folder = tmp_path / "export"
+    shutil.copytree(os.path.dirname(golden), folder)
+    data = json.loads((folder / "golden.json").read_text(encoding="utf-8"))
+    data["classifier"]["cases"][7]["token_ids"][1] += 1
+    (folder / "golden.json").write_text(json.dumps(data), encoding="utf-8")
+    data = json.loads(open(rules, encoding="utf-8").read())
+    case = data["recommendation_rules"]["cases"][3]
+    case["top10_indices"] = case["top10_indices"][::-1]
+    (tmp_path / "rules.json").write_text(json.dumps(data), encoding="utf-8")
+    r = _run_tests(folder / "golden.json", tmp_path / "rules.json")
+    assert r.returncode != 0
+    assert "1 of 350 cases differ, first: case 7 " in r.stdout
+    assert "recommendation_rules case 3 top indices" in r.stdout
+    assert "Tests run: 24,  Failures: 2" in r.stdout
+
+
+def test_text_to_labels_through_litert_c_api(golden_files):
+    """Java tokenizer -> the fp32 .tflite through libLiteRt.so's C API (JNA) -> labels."""
+    if not os.path.isfile("/usr/share/java/jna.jar"):
+        pytest.skip("/usr/share/java/jna.jar not found: apt-get install -y libjna-java")
+    import ai_edge_litert
+    library = os.path.join(os.path.dirname(ai_edge_litert.__file__), "libLiteRt.so")
+    if not os.path.isfile(library):
+        pytest.skip(f"{library} not found: this ai-edge-litert wheel ships no LiteRT C library")
+    golden, _ = golden_files
+    r = subprocess.run(["bash", RUN_TESTS, str(golden)], capture_output=True, text=True,
+                       timeout=300, env={**os.environ, "LITERT_LIB": library})
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    found = re.search(r"LiteRtEndToEndTest: 350 texts -> labels equal to Python through "
+                      r"libLiteRt.so; max \|probability difference\| (\S+)", r.stdout)
+    assert found, r.stdout[-3000:]
+    assert float(found.group(1)) <= 1e-5  # measured here: 0.0 (same CPU kernels)
+
+
+def test_recommendation_input_is_the_training_padding():
+    """golden.recommendation_input == the recommender's own left_pad (what the model saw)."""
+    recommender = pytest.importorskip("pipeline.models.sequential_recommender")
+    cases = golden_lib.rules_section(count=60)["cases"]
+    for case in cases:
+        index_of = {m: i + 2 for i, m in enumerate(case["catalogue_movie_ids"])}
+        history = [index_of.get(m, golden_lib.OOV) for m in case["liked_movie_ids"]]
+        expected = recommender.left_pad([history], case["history_length"])[0].tolist()
+        assert golden_lib.recommendation_input(history, case["history_length"]) == expected
+        assert case["input_ids"] == expected
+
+
+def _pretokenize_in_java(texts, tmp_path, lowercase, strip_accents):
+    build = tmp_path / "classes"
+    sources = [os.path.join(d, f) for sub in ("main", "test") for d, _, fs in
+               os.walk(os.path.join(CORE, "src", sub, "java")) for f in fs
+               if f.endswith(".java") and (sub == "main" or f == "PretokenizeFile.java")]
+    subprocess.run(["javac", "-encoding", "UTF-8", "-cp", JARS[2], "-d", str(build), *sources],
+                   check=True, capture_output=True)
+    shutil.copytree(os.path.join(CORE, "src", "main", "resources"), build, dirs_exist_ok=True)
+    source, target = tmp_path / "in.txt", tmp_path / "out.txt"
+    source.write_text("".join(" ".join(f"{ord(c):X}" for c in t) + "\n" for t in texts),
+                      encoding="ascii")
+    subprocess.run(["java", "-cp", str(build), "org.ondevice.core.PretokenizeFile", str(source),
+                    str(target), str(lowercase).lower(), str(strip_accents).lower()],
+                   check=True, timeout=300)
+    return target.read_text(encoding="ascii").split("\n")[:-1]
+
+
+def _words(words):
+    return "/".join(".".join(f"{ord(c):X}" for c in w) for w in words)
+
+
+@pytest.mark.parametrize("lowercase,strip_accents", [(True, True), (True, False)])
+def test_every_code_point_pretokenizes_as_in_python(tmp_path, lowercase, strip_accents):
+    """Steps 0-3 on "a<c>b", "<c>é" and "e<c>\u0301" for every assigned code point."""
+    _require_java()
+    cps = [c for c in range(1, 0x110000) if unicodedata.category(chr(c)) not in ("Cn", "Cs")]
+    cps += [0x0378, 0x10FFFF]  # unassigned: plain word characters
+    templates = ("a{}b", "{}\u00e9", "e{}\u0301") if strip_accents else ("e{}\u0301",)
+    texts = [t.format(chr(c)) for t in templates for c in cps]
+    tokenizer = WordPieceTokenizer(["[UNK]"], lowercase=lowercase, strip_accents=strip_accents)
+    got = _pretokenize_in_java(texts, tmp_path, lowercase, strip_accents)
+    assert len(got) == len(texts)
+    different = {ord(t[1]) for t, g in zip(texts, got) if _words(tokenizer._pretokenize(t)) != g}
+    if strip_accents:
+        assert not different, [hex(c) for c in sorted(different)][:20]
+    else:
+        java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
+        assert different <= JDK17_NO_STRIP_DIFFERENCES, [hex(c) for c in sorted(different)][:20]
+        if '"17.' in java:
+            assert different == JDK17_NO_STRIP_DIFFERENCES
