@@ -52,6 +52,7 @@ import numpy as np
 from absl import flags
 
 from export import manifest as manifest_lib
+from export import metadata as metadata_lib
 from export import tflite_io
 from pipeline import cli, tokenizer
 from pipeline.errors import UserError
@@ -476,6 +477,7 @@ def export_workdir(workdir: str, variants=VARIANTS, representative_examples: int
         m["files"] = files
 
     results, failed = {}, {}
+    metadata_fields = metadata_lib.metadata_fields(work["config"])
     temp_root = tempfile.mkdtemp(prefix="export_savedmodel_")
     saved_models = {}
 
@@ -499,7 +501,12 @@ def export_workdir(workdir: str, variants=VARIANTS, representative_examples: int
             try:
                 graph, mask_value = saved_model_for(variant)
                 data = convert_variant(graph, variant, length, len(labels), representative)
+                data = metadata_lib.populate(data, vocab_path=work["vocab_path"],
+                                             labels_path=work["labels_path"], **metadata_fields)
                 tmp = _write_atomic(data, path)
+                metadata_check = metadata_lib.verify(tmp)
+                if not metadata_check["ok"]:
+                    raise ConversionError("metadata: " + "; ".join(metadata_check["problems"]))
                 result = parity(tmp, x_test, test.labels, keras_probabilities)
                 # Entry gone before the file changes: a crash never leaves a wrong digest.
                 manifest_lib.remove_file(export_dir, name)
@@ -513,6 +520,8 @@ def export_workdir(workdir: str, variants=VARIANTS, representative_examples: int
                 fields["seconds"] = round(time.time() - started, 2)
                 manifest_lib.set_file(export_dir, name, manifest_lib.describe_file(path, **fields))
                 manifest_lib.update_checks(export_dir, name, "parity", result,
+                                           expected_sha256=manifest_lib.sha256_file(path))
+                manifest_lib.update_checks(export_dir, name, "metadata", metadata_check,
                                            expected_sha256=manifest_lib.sha256_file(path))
             except Exception as e:  # noqa: BLE001  (one variant failing must not stop the rest)
                 reason = " ".join(str(e).split()) or type(e).__name__
