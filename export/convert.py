@@ -22,14 +22,20 @@ Variants:
   int8_full     int8 weights and activations, calibrated on `--representative_examples` texts
                 of the train split; the int32 inputs stay int32 and the output stays float32
                 (the int8 softmax is dequantized in the graph, so scores are multiples of
-                1/256): apps read the same float probabilities from every variant. Its graph
-                is traced with the attention mask value -30 instead of Keras' -1e9, which
-                would otherwise wipe out the int8 range of the attention scores (see
-                INT8_ATTENTION_MASK_VALUE). Calibration sees segment_ids of 0 only, as the
+                1/256): apps read the same float probabilities from every variant. The three
+                RSQRT ops of each layer norm stay float32 (QUANTIZE/DEQUANTIZE around them):
+                NNAPI has no int8 RSQRT. Calibration sees segment_ids of 0 only, as the
                 tokenizer always produces (single-text classification).
 
+Graphs per delegate (export/graph_shaping.py): the float variants are traced for the LiteRT GPU
+backend, int8_full for the NNAPI delegate; both write batch-1 attention as 2-D FULLY_CONNECTED
+matmuls with an additive mask (no BATCH_MATMUL, SELECT_V2 or bool tensors); the GPU graph
+gathers token embeddings on 1-D ids, the NNAPI graph on the [1, L] ids (no int32 RESHAPE).
+Each file's NNAPI static report (export/nnapi.py) is recorded in the manifest (`checks.nnapi`,
+with the lowest Android API level at which no op falls back).
+
 Each file is checked before it is kept: builtin ops only (no Flex or custom ops), one subgraph,
-no int64 tensor, rank <= 4, no dynamic dimension, GATHER on 1-D indices, the inputs/output
+no int64 tensor, rank <= 4, no dynamic dimension, GATHER on 1-D indices in GPU graphs, the inputs/output
 above (and int8 activations for int8_full); then the interpreter runs the whole evaluation
 split on it (the parity check, reported in manifest `checks.parity`, not a gate). A file is
 written to a temporary name and renamed; a variant that fails leaves no file and no manifest
@@ -51,6 +57,7 @@ import ml_collections
 import numpy as np
 from absl import flags
 
+from export import graph_shaping, nnapi
 from export import manifest as manifest_lib
 from export import metadata as metadata_lib
 from export import tflite_io
@@ -69,6 +76,9 @@ QUANTIZATION = {
     "int8_full": "int8 weights and activations (calibrated on the train split); int32 inputs, "
                  "float32 output",
 }
+
+
+FLOAT_OPS_IN_INT8 = ("RSQRT",)
 
 
 class ConversionError(Exception):
@@ -168,40 +178,10 @@ def _check_model(model, path, length, num_classes, vocabulary_size):
 # ---------------------------------------------------------------------------------------------
 # Conversion
 # ---------------------------------------------------------------------------------------------
-# Keras masks attention scores with -1e9 before the softmax (and zeroes masked outputs after
-# it). In float that is exact, but full-integer quantization gives the masked scores and the
-# real ones one shared int8 scale (SELECT_V2 keeps its operands' scale): with -1e9 the scale is
-# ~4e6 and every real score rounds to the same value, i.e. uniform attention (58% top-1
-# agreement on a small trained student, against 99.6% with -30). Any value far below the
-# real scores masks the same way, since the masked outputs are zeroed afterwards anyway.
-INT8_ATTENTION_MASK_VALUE = -30.0
-
-
-@contextlib.contextmanager
-def attention_mask_value(value):
-    """Temporarily traces Keras' masked softmax with `value` instead of -1e9 (None: unchanged).
-
-    Yields False when this Keras has no such hook (the graph then keeps -1e9)."""
-    if value is None:
-        yield True
-        return
-    try:
-        from keras.src.layers.activations import softmax as softmax_module
-        original = softmax_module._large_negative_number
-    except (ImportError, AttributeError):
-        yield False
-        return
-    softmax_module._large_negative_number = lambda dtype: value
-    try:
-        yield True
-    finally:
-        softmax_module._large_negative_number = original
-
-
 def write_saved_model(model, sequence_length: int, directory: str,
-                      mask_value: float | None = None) -> bool:
+                      target: str = graph_shaping.GPU) -> None:
     """A SavedModel whose `serving_default` takes the three int32 [1, L] inputs and returns
-    {"probabilities": softmax(logits)}. False if `mask_value` could not be applied."""
+    {"probabilities": softmax(logits)}, traced for `target` (export/graph_shaping.py)."""
     import keras
     import tensorflow as tf
 
@@ -210,13 +190,12 @@ def write_saved_model(model, sequence_length: int, directory: str,
                         "segment_ids": segment_ids}, training=False)
         return {OUTPUT_NAME: keras.ops.softmax(logits, axis=-1)}
 
-    with attention_mask_value(mask_value) as applied:
+    with graph_shaping.traced_for(target):
         archive = keras.export.ExportArchive()
         archive.track(model)
         archive.add_endpoint(SIGNATURE_KEY, serve, input_signature=[
             tf.TensorSpec((1, sequence_length), tf.int32, name=name) for name in INPUT_NAMES])
         archive.write_out(directory, verbose=False)
-    return applied
 
 
 def convert_to_bytes(saved_model_dir: str, variant: str, representative_inputs=None) -> bytes:
@@ -231,6 +210,10 @@ def convert_to_bytes(saved_model_dir: str, variant: str, representative_inputs=N
         converter.target_spec.supported_types = [tf.float16]
     elif variant == "int8_dynamic":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        # Per-tensor dense weights: per-channel ones make FULLY_CONNECTED op version 12, which
+        # the TFLite Task Library's last runtime (tflite-support 0.4.4) cannot load; accuracy
+        # was the same both ways on the intents student.
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = True
     elif variant == "int8_full":
         if representative_inputs is None or not len(representative_inputs["token_ids"]):
             raise ConversionError("int8_full needs representative examples")
@@ -244,6 +227,12 @@ def convert_to_bytes(saved_model_dir: str, variant: str, representative_inputs=N
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
                                                tf.lite.OpsSet.TFLITE_BUILTINS]
         converter.inference_output_type = tf.float32  # documented choice, see module docstring
+        # RSQRT stays float: NNAPI rejects an int8 RSQRT (export/nnapi_rules.py).
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=converter, debug_dataset=representative_dataset,
+            debug_options=tf.lite.experimental.QuantizationDebugOptions(
+                denylisted_ops=list(FLOAT_OPS_IN_INT8)))
+        return debugger.get_nondebug_quantized_model()
     elif variant != "fp32":
         raise ConversionError(f"unknown variant {variant!r}")
     return converter.convert()
@@ -252,7 +241,8 @@ def convert_to_bytes(saved_model_dir: str, variant: str, representative_inputs=N
 def check_file(info: tflite_io.ModelInfo, variant: str, sequence_length: int,
                num_classes: int) -> list:
     """Static problems of a converted file ([] = fine)."""
-    problems = tflite_io.static_problems(info)
+    target = graph_shaping.TARGET_OF_VARIANT.get(variant, graph_shaping.GPU)
+    problems = tflite_io.static_problems(info, gather_1d=target == graph_shaping.GPU)
     sig = info.signatures.get(SIGNATURE_KEY)
     if sig is None or sorted(sig["inputs"]) != sorted(INPUT_NAMES) \
             or list(sig["outputs"]) != [OUTPUT_NAME]:
@@ -421,6 +411,8 @@ def _header(work: dict, model_sha256: str) -> dict:
                       "sequence_length; padding_mask 1 for real tokens; segment_ids all 0",
             "spec": "README.md 'Tokenizer rules'; export/wordpiece.py",
         },
+        "size_budget_bytes": {v: int(float(export_config.get("int8_budget_mb", 2.0)) * 1_000_000)
+                              for v in ("int8_dynamic", "int8_full")},
         "signature": SIGNATURE_KEY,
         "inputs": [{"name": n, "dtype": "int32", "shape": [1, work["sequence_length"]]}
                    for n in INPUT_NAMES],
@@ -428,6 +420,30 @@ def _header(work: dict, model_sha256: str) -> dict:
                    "meaning": "softmax probabilities over labels, in labels.txt order"},
         "source": {"model": os.path.abspath(work["model_path"]), "model_sha256": model_sha256},
     }
+
+
+CHECK_INPUTS = "check_inputs.npz"
+
+
+def write_check_inputs(export_dir: str, inputs: dict, expected: np.ndarray, labels,
+                       count: int) -> None:
+    """Saves the first `count` evaluation examples (the model's inputs, the Keras outputs as
+    `expected`, and `labels`) as `check_inputs.npz`, so that export.check can run the files
+    on real inputs without TensorFlow or the dataset; recorded in the manifest header."""
+    count = min(int(count), len(expected))
+    arrays = {name: np.asarray(value[:count]) for name, value in inputs.items()}
+    arrays["expected"] = np.asarray(expected[:count], np.float32)
+    arrays["labels"] = np.asarray(labels[:count])
+    path = os.path.join(export_dir, CHECK_INPUTS)
+    tmp = path + f".tmp-{os.getpid()}.npz"
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        _remove(tmp)
+    with manifest_lib.edit(export_dir) as m:
+        m["check_inputs"] = {"file": CHECK_INPUTS, "examples": count, "split": "test",
+                             "sha256": manifest_lib.sha256_file(path)}
 
 
 def _sample_train(work: dict, count: int) -> dict:
@@ -476,21 +492,21 @@ def export_workdir(workdir: str, variants=VARIANTS, representative_examples: int
         m.update(_header(work, model_sha256))
         m["files"] = files
 
+    write_check_inputs(export_dir, x_test, keras_probabilities, test.labels,
+                       int(work["config"].get("export", {}).get("check_examples", 200)))
+
     results, failed = {}, {}
     metadata_fields = metadata_lib.metadata_fields(work["config"])
     temp_root = tempfile.mkdtemp(prefix="export_savedmodel_")
     saved_models = {}
 
     def saved_model_for(variant):
-        mask_value = INT8_ATTENTION_MASK_VALUE if variant == "int8_full" else None
-        if mask_value not in saved_models:
-            directory = os.path.join(temp_root, f"graph{len(saved_models)}")
-            applied = write_saved_model(work["model"], length, directory, mask_value)
-            if not applied:
-                log(f"warning: could not set the attention mask value to {mask_value} in this "
-                    "Keras version; int8_full keeps -1e9 and will likely lose accuracy")
-            saved_models[mask_value] = (directory, mask_value if applied else -1e9)
-        return saved_models[mask_value]
+        target = graph_shaping.TARGET_OF_VARIANT[variant]
+        if target not in saved_models:
+            directory = os.path.join(temp_root, f"graph_{target}")
+            write_saved_model(work["model"], length, directory, target)
+            saved_models[target] = directory
+        return saved_models[target], graph_shaping.TARGETS[target]
 
     try:
         for variant in variants:
@@ -499,7 +515,7 @@ def export_workdir(workdir: str, variants=VARIANTS, representative_examples: int
             tmp = None
             started = time.time()
             try:
-                graph, mask_value = saved_model_for(variant)
+                graph, target = saved_model_for(variant)
                 data = convert_variant(graph, variant, length, len(labels), representative)
                 data = metadata_lib.populate(data, vocab_path=work["vocab_path"],
                                              labels_path=work["labels_path"], **metadata_fields)
@@ -516,10 +532,14 @@ def export_workdir(workdir: str, variants=VARIANTS, representative_examples: int
                           "source_model_sha256": model_sha256}
                 if variant == "int8_full":
                     fields["representative_examples"] = len(representative["token_ids"])
-                    fields["attention_mask_value"] = mask_value
+                    fields["float_ops"] = list(FLOAT_OPS_IN_INT8)
+                fields["graph_target"] = target.name
+                fields["attention_mask_penalty"] = target.mask_penalty
                 fields["seconds"] = round(time.time() - started, 2)
                 manifest_lib.set_file(export_dir, name, manifest_lib.describe_file(path, **fields))
                 manifest_lib.update_checks(export_dir, name, "parity", result,
+                                           expected_sha256=manifest_lib.sha256_file(path))
+                manifest_lib.update_checks(export_dir, name, "nnapi", nnapi.summary(path),
                                            expected_sha256=manifest_lib.sha256_file(path))
                 manifest_lib.update_checks(export_dir, name, "metadata", metadata_check,
                                            expected_sha256=manifest_lib.sha256_file(path))

@@ -53,11 +53,16 @@ def test_four_variants_static_int32_inputs_and_probabilities(workdir, exported):
             (n, "int32", (1, length)) for n in INPUTS]
         assert [(t.name, t.dtype, t.shape) for t in info.outputs] == [
             ("probabilities", "float32", (1, num_classes))]
-        assert tflite_io.static_problems(info) == []
+        gpu_graph = variant != "int8_full"  # int8_full is traced for NNAPI
+        assert tflite_io.static_problems(info, gather_1d=gpu_graph) == []
         assert not any(op.is_custom for op in info.ops)  # no Flex, no custom ops
         assert not any(t.dtype == "int64" for t in info.tensors)
+        assert not any(t.dtype == "bool" for t in info.tensors)
+        # Attention is 2-D FULLY_CONNECTED matmuls with an additive mask, in every graph.
+        assert not {"BATCH_MATMUL", "SELECT_V2", "SELECT"} & {op.op for op in info.ops}
         gathers = [op for op in info.ops if op.op == "GATHER"]
-        assert gathers and all(len(op.inputs[1].shape) == 1 for op in gathers)
+        indices_rank = 1 if gpu_graph else 2  # GPU: 1-D indices; NNAPI: no int32 RESHAPE
+        assert gathers and all(len(op.inputs[1].shape) == indices_rank for op in gathers)
 
         interpreter = Interpreter(model_path=str(path))
         interpreter.allocate_tensors()
@@ -83,7 +88,14 @@ def test_manifest_describes_each_file(workdir, exported):
         assert [i["name"] for i in entry["inputs"]] == list(INPUTS)
         assert entry["outputs"][0]["name"] == "probabilities"
         assert entry["ops"]["SOFTMAX"] >= 1 and "FULLY_CONNECTED" in entry["ops"]
-        assert set(entry["checks"]) == {"parity"}
+        assert set(entry["checks"]) == {"parity", "metadata", "nnapi"}
+        nnapi = entry["checks"]["nnapi"]
+        if entry["variant"] == "int8_full":
+            assert entry["graph_target"] == "nnapi" and nnapi["lowest_clean_api_level"] == 30
+            assert nnapi["at_api"]["30"] == {"ok": True, "ops": sum(entry["ops"].values()),
+                                             "partitions": 1, "fallbacks": []}
+        else:
+            assert entry["graph_target"] == "gpu"
         parity = entry["checks"]["parity"]
         assert parity["examples"] == 264
     sizes = {v: manifest["files"][f"{v}.tflite"]["bytes"] for v in VARIANTS}
@@ -108,7 +120,7 @@ def test_parity_fp32_matches_keras_and_int8_full_is_integer(exported):
         parity = files[f"{variant}.tflite"]["checks"]["parity"]
         assert "accuracy_drop_points" in parity and 0 <= parity["top1_agreement"] <= 1
     # A trained student keeps most of its decisions in full int8 (uniform attention, the
-    # failure of Keras' -1e9 attention mask, gives ~0.6 here).
+    # failure of a -1e9 attention mask in int8, gives ~0.6 here; graph_shaping uses -30).
     assert files["int8_full.tflite"]["checks"]["parity"]["top1_agreement"] >= 0.9
 
     info = tflite_io.read_model(str(export_dir / "int8_full.tflite"))

@@ -60,15 +60,56 @@ def test_gpu_available_gives_a_plain_reason():
     assert gpu.gpu_available() == (ok, why)  # cached
 
 
-def test_fp32_student_is_fully_accelerated_on_gpu(exported, texts_inputs):
-    # Full acceleration is asserted. GPU/CPU parity is not yet: measured here (2026-11-28) the
-    # fp32 student differs from the CPU by 0.53 in probability on lavapipe, while the small
-    # model below matches within 1e-4; the fp16 variant is refused (DEQUANTIZE, GATHER dtype).
-    # Both are open work of the export issue; the gate must not claim them until fixed.
+def test_fp32_student_is_fully_accelerated_with_cpu_parity(exported, texts_inputs):
+    """The issue's GPU criteria on the shipped test commands: every op on the GPU backend,
+    max |Δprob| vs the CPU <= 1e-4 with enforce_f32 and <= 2e-3 at default precision."""
     from export import gpu
-    report = gpu.check_gpu(exported / "fp32.tflite", texts_inputs, enforce_f32=True)
-    assert report.fully_accelerated, report.error
-    assert report.num_inputs >= 50
+    for enforce_f32, tolerance in ((True, 1e-4), (False, 2e-3)):
+        report = gpu.check_gpu(exported / "fp32.tflite", texts_inputs, enforce_f32=enforce_f32)
+        assert report.fully_accelerated, report.error
+        assert report.num_inputs == NUM_TEXTS >= 50
+        assert report.ok and report.max_abs_diff <= tolerance, report
+
+
+def test_fp16_variant_is_refused_by_this_gpu_backend(exported, texts_inputs):
+    """Known limitation, kept visible: LiteRT's GPU backend refuses the fp16-weight file (its
+    GATHER reads the DEQUANTIZEd float16 embedding table: "Input / output dtype mismatch").
+    When a LiteRT release accepts it this test fails, and the README and gate notes change."""
+    from export import gpu
+    report = gpu.check_gpu(exported / "fp16.tflite", texts_inputs[:2], enforce_f32=True)
+    assert not report.fully_accelerated
+    assert "GATHER" in report.error and "dtype mismatch" in report.error, report.error
+
+
+def test_add_of_gather_output_and_constant_is_computed_wrongly_by_the_gpu(tmp_path):
+    """Why the student adds positions to the segment vectors before the token vectors
+    (pipeline/models/student.py): [L, H] gather output + [L, H] constant is wrong on the GPU
+    backend, while adding a [1, L, H] run-time tensor first is exact."""
+    require_gpu()
+    import tensorflow as tf
+    from export import gpu
+    rng = np.random.default_rng(0)
+    table = tf.constant(rng.normal(size=(50, 8)).astype(np.float32))
+    positions = tf.constant(rng.normal(size=(16, 8)).astype(np.float32))
+
+    def model(student_order):
+        @tf.function(input_signature=[tf.TensorSpec((1, 16), tf.int32, name="token_ids")])
+        def f(token_ids):
+            tokens = tf.reshape(tf.gather(table, tf.reshape(token_ids, [-1])), [1, 16, 8])
+            if student_order:
+                segments = tf.reshape(tf.cast(token_ids, tf.float32) * 0.0, [1, 16, 1])
+                return {"out": tokens + (segments + positions)}
+            return {"out": tokens + positions}
+        path = tmp_path / f"add_{student_order}.tflite"
+        path.write_bytes(_convert(f))
+        return path
+
+    inputs = [{"token_ids": rng.integers(0, 50, size=(1, 16)).astype(np.int32)}
+              for _ in range(3)]
+    wrong = gpu.check_gpu(model(False), inputs, enforce_f32=True)
+    right = gpu.check_gpu(model(True), inputs, enforce_f32=True)
+    assert right.ok and right.max_abs_diff <= 1e-5, right
+    assert wrong.fully_accelerated and wrong.max_abs_diff > 0.1, wrong
 
 
 def _convert(fn):
