@@ -154,6 +154,9 @@ def _words(words):
 def test_every_code_point_pretokenizes_as_in_python(tmp_path, lowercase, strip_accents):
     """Steps 0-3 on "a<c>b", "<c>é" and "e<c>\u0301" for every assigned code point."""
     _require_java()
+    if unicodedata.unidata_version != "14.0.0":
+        pytest.skip(f"Python's Unicode database is {unicodedata.unidata_version}; the Java tables "
+                    "(and keras-hub parity) are Unicode 14.0.0, Python 3.11's")
     cps = [c for c in range(1, 0x110000) if unicodedata.category(chr(c)) not in ("Cn", "Cs")]
     cps += [0x0378, 0x10FFFF]  # unassigned: plain word characters
     templates = ("a{}b", "{}\u00e9", "e{}\u0301") if strip_accents else ("e{}\u0301",)

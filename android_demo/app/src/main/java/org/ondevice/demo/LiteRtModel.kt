@@ -42,7 +42,7 @@ class LiteRtModel private constructor(
 
     override fun close() {
         interpreter.close()
-        (delegate as? Closeable)?.close()
+        (delegate as? AutoCloseable)?.close()
     }
 
     companion object {
@@ -60,7 +60,7 @@ class LiteRtModel private constructor(
                     delegate = createDelegate(requested)
                     interpreter = Interpreter(buffer, Interpreter.Options().addDelegate(delegate))
                 } catch (e: Exception) {  // unsupported device, driver or op: fall back to the CPU
-                    (delegate as? Closeable)?.close()
+                    (delegate as? AutoCloseable)?.close()
                     delegate = null
                     reason = "${requested.label} unavailable: ${e.message?.lineSequence()?.firstOrNull() ?: e.javaClass.simpleName}"
                 }
@@ -72,7 +72,7 @@ class LiteRtModel private constructor(
                 checkTensors(interpreter, assets.manifest, fileName)
             } catch (e: ModelMismatchException) {
                 interpreter.close()
-                (delegate as? Closeable)?.close()
+                (delegate as? AutoCloseable)?.close()
                 throw e
             }
             val outputSize = interpreter.getOutputTensor(0).numElements()

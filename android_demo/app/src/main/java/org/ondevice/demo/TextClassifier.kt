@@ -23,13 +23,13 @@ class TextClassifier(private val assets: ModelAssets, fileName: String, accelera
         val fallbackReason: String?,
     )
 
-    val model: LiteRtModel = LiteRtModel.create(assets, fileName, accelerator)
     private val manifest = assets.manifest
     private val length = manifest.sequenceLength()
     private val labels = manifest.labels()
     private val tokenizer: WordPieceTokenizer = assets.open(manifest.vocabularyFile()).use {
         WordPieceTokenizer.fromStream(it, manifest.tokenizerOptions())
     }
+    val model: LiteRtModel = LiteRtModel.create(assets, fileName, accelerator)
 
     init {
         if (model.outputSize != labels.size) {

@@ -42,6 +42,7 @@ public final class LiteRtC {
         int LiteRtGetModelSignature(Pointer model, long index, PointerByReference signature);
         int LiteRtGetNumSignatureInputs(Pointer signature, long[] count);
         int LiteRtGetNumSignatureOutputs(Pointer signature, long[] count);
+        int LiteRtGetSignatureInputName(Pointer signature, long index, PointerByReference name);
         int LiteRtGetSignatureInputTensorByIndex(Pointer signature, long index, PointerByReference tensor);
         int LiteRtGetSignatureOutputTensorByIndex(Pointer signature, long index, PointerByReference tensor);
         int LiteRtGetRankedTensorType(Pointer tensor, Pointer rankedTensorType);
@@ -92,6 +93,7 @@ public final class LiteRtC {
         private Pointer options;
         private Pointer compiled;
         private final List<Pointer> inputs = new ArrayList<>();
+        private final List<String> inputNames = new ArrayList<>();
         private final List<Long> inputBytes = new ArrayList<>();
         private Pointer output;
         private long outputBytes;
@@ -119,6 +121,8 @@ public final class LiteRtC {
                 check(api.LiteRtCreateCompiledModel(env, model, options, ref), "LiteRtCreateCompiledModel");
                 compiled = ref.getValue();
                 for (long i = 0; i < numInputs; i++) {
+                    check(api.LiteRtGetSignatureInputName(signature, i, ref), "LiteRtGetSignatureInputName");
+                    inputNames.add(ref.getValue().getString(0));
                     check(api.LiteRtGetSignatureInputTensorByIndex(signature, i, ref), "LiteRtGetSignatureInputTensorByIndex");
                     Pointer buffer = buffer(ref.getValue(), true, i);
                     inputs.add(buffer);
@@ -155,6 +159,23 @@ public final class LiteRtC {
             long[] size = new long[1];
             check(api.LiteRtGetTensorBufferPackedSize(buffer, size), "LiteRtGetTensorBufferPackedSize");
             return size[0];
+        }
+
+        /** The signature's input names, in the order {@link #run(int[][])} takes them. */
+        public List<String> inputNames() {
+            return java.util.Collections.unmodifiableList(inputNames);
+        }
+
+        /** One run with the int32 inputs given by name. */
+        public float[] run(java.util.Map<String, int[]> values) {
+            int[][] ordered = new int[inputNames.size()][];
+            for (int i = 0; i < ordered.length; i++) {
+                ordered[i] = values.get(inputNames.get(i));
+                if (ordered[i] == null) {
+                    throw new IllegalArgumentException("no value for input " + inputNames.get(i));
+                }
+            }
+            return run(ordered);
         }
 
         /** One run: each int32 array fills the input of the same index; returns the float32 output. */

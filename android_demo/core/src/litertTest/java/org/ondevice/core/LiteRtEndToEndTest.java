@@ -50,7 +50,8 @@ public class LiteRtEndToEndTest {
                 for (int i = 0; i < cases.length(); i++) {
                     JSONObject k = cases.getJSONObject(i);
                     WordPieceTokenizer.Encoded e = tok.encode(k.getString("text"), length);
-                    float[] p = model.run(new int[][] {e.tokenIds, e.paddingMask, e.segmentIds});
+                    float[] p = model.run(java.util.Map.of("token_ids", e.tokenIds,
+                            "padding_mask", e.paddingMask, "segment_ids", e.segmentIds));
                     JSONArray want = k.getJSONArray("probabilities");
                     assertEquals(want.length(), p.length);
                     for (int j = 0; j < p.length; j++) {
