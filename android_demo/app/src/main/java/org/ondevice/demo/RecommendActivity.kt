@@ -73,7 +73,7 @@ class RecommendActivity : Activity() {
         val items = catalogue ?: return
         shown = if (query.isBlank()) emptyList() else items.search(query, 50)
         results.clear()
-        results.addAll(shown.map { "${it.title}  (${it.genres.replace('|', ' ')})" })
+        results.addAll(shown.map { "${it.title}  (${it.genres.replace("|", " ")})" })
     }
 
     private fun like(item: ItemCatalogue.Item) {
@@ -111,7 +111,7 @@ class RecommendActivity : Activity() {
         thread.submit({
             (recommender ?: throw IllegalStateException("no model loaded")).recommend(ids)
         }, onResult = { r ->
-            output.text = r.items.mapIndexed { i, it -> "${i + 1}. ${it.title}\n    ${it.genres.replace('|', ' · ')}" }
+            output.text = r.items.mapIndexed { i, it -> "${i + 1}. ${it.title}\n    ${it.genres.replace("|", " · ")}" }
                 .joinToString("\n") + "\n\n%.2f ms, %s".format(r.millis, Ui.acceleratorLine(r.accelerator, r.fallbackReason))
         }, onError = { output.text = "Error: ${it.message}" })
     }
