@@ -24,19 +24,13 @@ def intents_texts(every: int = 6):
 
 
 @pytest.fixture(scope="session")
-def packed(small_export, tmp_path_factory):
-    """{variant: path} of small_export's files, whose metadata packs vocab.txt and labels.txt."""
+def packed(small_export):
+    """{variant: path} of small_export's files; export.convert packs vocab.txt and labels.txt
+    into each (export/metadata.py: a zip archive after the flatbuffer)."""
     export_dir, _ = small_export
     out = {}
     for variant in ("fp32", "int8_full"):
         path = export_dir / f"{variant}.tflite"
-        if not zipfile.is_zipfile(path):  # FALLBACK until export/metadata.py lands
-            copy = tmp_path_factory.mktemp("packed") / path.name
-            copy.write_bytes(path.read_bytes())
-            with zipfile.ZipFile(copy, "a") as archive:
-                for name in ("vocab.txt", "labels.txt"):
-                    archive.write(export_dir / name, name)
-            path = copy
         with zipfile.ZipFile(path) as archive:
             assert {"vocab.txt", "labels.txt"} <= set(archive.namelist())
         out[variant] = str(path)
