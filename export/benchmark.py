@@ -190,10 +190,7 @@ def measure_model(path: str, threads: int, warmup: int, invokes: int, inputs: di
         times[i] = clock() - t0
         cpu_times[i] = cpu_clock() - c0
     output = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
-    try:  # private API; the number of graph partitions the delegate took over
-        partitions = sum(op["op_name"] == "DELEGATE" for op in interpreter._get_ops_details())
-    except Exception:  # noqa: BLE001
-        partitions = None
+    partitions, outside = delegation(interpreter)
     peak = _proc_status_kb("VmHWM")
     ms = times / 1e6
     return {
@@ -214,7 +211,46 @@ def measure_model(path: str, threads: int, warmup: int, invokes: int, inputs: di
         "peak_reset": peak_reset,
         "output_top1": int(np.argmax(output)),
         "delegate_partitions": partitions,
+        "ops_outside_delegate": outside,
     }
+
+
+def delegation(interpreter) -> tuple:
+    """(number of DELEGATE nodes, {"OP dtype": count} of the ops left to builtin kernels).
+
+    From the interpreter's private `_get_ops_details()`, which lists the original nodes and,
+    after them, one DELEGATE node per partition the delegate took. A delegate node's inputs
+    and outputs are the only tensors of its partition seen outside it, so an original node
+    runs outside the delegate exactly when one of its outputs is not a delegate output but is
+    read by a delegate node, a graph output, or a node that runs outside. (None, None) when
+    the API is missing."""
+    try:
+        ops = interpreter._get_ops_details()
+        graph_outputs = {d["index"] for d in interpreter.get_output_details()}
+    except Exception:  # noqa: BLE001  (private API)
+        return None, None
+    delegates = [op for op in ops if op["op_name"] == "DELEGATE"]
+    original = [op for op in ops if op["op_name"] != "DELEGATE"]
+    delegate_in = {t for op in delegates for t in op["inputs"]}
+    delegate_out = {t for op in delegates for t in op["outputs"]}
+    outside, changed = set(), True
+    while changed:
+        changed = False
+        read_outside = {t for op in original if op["index"] in outside for t in op["inputs"]}
+        for op in original:
+            if op["index"] in outside:
+                continue
+            if any(t not in delegate_out and (t in delegate_in or t in graph_outputs
+                                              or t in read_outside) for t in op["outputs"]):
+                outside.add(op["index"])
+                changed = True
+    counts: dict[str, int] = {}
+    for op in original:
+        if op["index"] in outside:
+            types = op.get("operand_types") or [None]
+            key = f"{op['op_name']} {np.dtype(types[0]).name if types[0] is not None else '?'}"
+            counts[key] = counts.get(key, 0) + 1
+    return len(delegates), dict(sorted(counts.items()))
 
 
 def measure_peak_gflops(threads: int) -> dict:

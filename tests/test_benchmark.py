@@ -142,3 +142,30 @@ def test_bad_input_one_line_exit_2(export_copy, tmp_path):
     assert_one_line_error(run("export.benchmark", good, f"--json_out={out}"), out,
                           "does not exist")
     assert_one_line_error(run("export.benchmark"), "usage")
+
+
+def test_ops_left_outside_the_delegate(export_copy, report):
+    """`delegation` infers which ops XNNPACK left to builtin kernels: all of them without the
+    default delegate; with it, on ai-edge-litert 2.3, exactly the FULLY_CONNECTED ops whose
+    weights are activations (attention), which its XNNPACK delegate does not take."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from export import benchmark, tflite_io
+
+    path = str(export_copy / "fp32.tflite")
+    info = tflite_io.read_model(path)
+    plain = Interpreter(model_path=path,
+                        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    plain.allocate_tensors()
+    partitions, outside = benchmark.delegation(plain)
+    assert partitions == 0 and sum(outside.values()) == len(info.ops)
+
+    default = Interpreter(model_path=path)
+    default.allocate_tensors()
+    partitions, outside = benchmark.delegation(default)
+    dynamic_fc = [op for op in info.ops if op.op == "FULLY_CONNECTED" and not op.inputs[1].is_const]
+    assert partitions >= 1 and dynamic_fc
+    assert outside["FULLY_CONNECTED float32"] == len(dynamic_fc)
+    data, _ = report
+    run = data["files"]["fp32.tflite"]["runs"]["1"]
+    assert (run["delegate_partitions"], run["ops_outside_delegate"]) == (partitions, outside)
