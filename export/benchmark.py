@@ -16,13 +16,17 @@ For each file listed in the folder's `manifest.json`, and each thread count:
     the convention is in `FLOP_CONVENTION`), and the floor they imply: FLOPs divided by this
     machine's measured dense float32 matmul rate at the same thread count (numpy/OpenBLAS in
     a child with OPENBLAS_NUM_THREADS set: the fastest of 30 runs each of 256, 512 and 1024
-    square matmuls, see `measure_peak_gflops`). It is a float32 figure for every variant:
-    int8 kernels can beat it, so for int8 files the floor is indicative only.
+    square matmuls, see `measure_peak_gflops`; at n threads the best rate measured at <= n
+    threads). It is a float32 figure for every variant: int8 kernels can beat it, so for
+    int8 files the floor is indicative only;
+  * delegation: how many partitions XNNPACK took and which ops it left to builtin kernels
+    (`delegation`).
 Inputs: the manifest's input shapes filled by tokenizing `BENCHMARK_TEXT` with the folder's
 vocabulary (`export/wordpiece.py`); latency does not depend on the text, since every graph
 is static and attends over all L positions. The JSON (default `<export dir>/benchmark.json`,
 written atomically) also records the machine (CPU, cores, runtime versions, load average) and
-each file's summary goes into the manifest as `checks.benchmark`.
+each file's summary goes into the manifest as `checks.benchmark`. Timing on a machine shared
+with other work is noisy, the 2-thread figures most: compare with the load average recorded.
 """
 
 from __future__ import annotations
