@@ -11,7 +11,7 @@ STAGES = ("teacher", "pretrain", "finetune", "distill")
 
 def default_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
-    c.task = "text_classification"
+    c.task = "text_classification"  # or "next_item" (recommendations, configs/movielens.py)
     c.seed = 0
 
     # Data: see pipeline/data/__init__.py for the formats.
@@ -28,6 +28,12 @@ def default_config() -> ml_collections.ConfigDict:
     c.data.max_train_examples = 0  # 0 = all; a seeded stratified subset otherwise.
     c.data.max_test_examples = 0
     c.data.extra_text_files = ""  # comma-separated unlabeled text files for pretraining.
+    # next_item, data.name="interactions": columns of data.train_file; data.items_file (optional)
+    # is a CSV with item id, title and genres columns, for display.
+    c.data.user_column = "user"
+    c.data.item_column = "item"
+    c.data.time_column = "timestamp"
+    c.data.items_file = ""
 
     # Tokenizer: standard BERT WordPiece (see README, "Tokenizer rules").
     c.tokenizer = ml_collections.ConfigDict()
@@ -83,12 +89,31 @@ def default_config() -> ml_collections.ConfigDict:
     c.distill.alpha = 0.7  # weight of the soft (teacher) loss; 1 - alpha for the labels.
     c.distill.max_train_examples = 0  # train texts the teacher labels (0 = all); cached.
 
+    # next_item task (protocol P in ../shared/benchmarks/README.md; see pipeline/data/movielens.py).
+    c.recs = ml_collections.ConfigDict()
+    c.recs.history_length = 50  # H: the model reads the last H items, newest last.
+    c.recs.min_rating = 0.0  # 0 = every rating is an interaction (protocol P).
+    c.recs.min_user_interactions = 5  # users with fewer are dropped.
+    c.recs.num_seeds = 3  # models trained with seeds seed, seed+1, ...; metrics are mean and spread.
+    c.recs.top_k = 10
+    c.recs.window_stride = 25  # training windows end every this many items of a user's sequence.
+    c.recs.label_smoothing = 0.0
+    # Item embeddings start from "ppmi" (co-occurrence vectors of the training parts) or "random".
+    c.recs.init_embeddings = "ppmi"
+    c.recs.init_scale = 0.05  # their standard deviation.
+    c.recs.exclude_seen_in_loss = False  # softmax only over items not yet seen in the window.
+    c.recs.patience = 4  # epochs without a better validation HR@k before stopping.
+    c.recs.cooc_last_items = 10  # co-occurrence baseline: last items of the history it reads,
+    c.recs.cooc_window = 5  # and how far ahead a following item counts as co-occurring.
+
     c.export = ml_collections.ConfigDict()
     c.export.name = ""
     c.export.description = ""
     c.export.version = "1"
     c.export.author = ""
     c.export.license = "Apache-2.0"
+    c.export.int8_budget_mb = 2.0  # size budget of each int8 file (export.check --require size).
+    c.export.check_examples = 200  # evaluation examples saved for export.check (GPU parity).
     return c
 
 

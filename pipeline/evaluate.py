@@ -1,6 +1,7 @@
-"""Recompute metrics.json (and confusion_matrix.png) from a workdir's saved model.
+"""Recompute metrics.json from a workdir's saved model(s).
 
-  python -m pipeline.evaluate --workdir=runs/intents
+  python -m pipeline.evaluate --workdir=runs/intents      # + confusion_matrix.png
+  python -m pipeline.evaluate --workdir=runs/movielens    # every seed's model + the baselines
 """
 
 import json
@@ -19,22 +20,35 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "A workdir written by pipeline.t
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Override the config's data.dir.")
 
 
-def main(argv):
-    del argv
-    started = time.time()
-    from pipeline.stages import encode
-
-    workdir = _WORKDIR.value
-    if not workdir:
-        raise UserError("--workdir is required")
-    for name in ("config.json", "vocab.txt", "labels.txt", "model.keras"):
+def _require(workdir, names):
+    for name in names:
         if not os.path.exists(os.path.join(workdir, name)):
             raise UserError(f"{os.path.join(workdir, name)}: not found; train first with "
                             "python -m pipeline.train --workdir=" + workdir)
-    with open(os.path.join(workdir, "config.json"), encoding="utf-8") as f:
-        config = ml_collections.ConfigDict(json.load(f))
-    if _DATA_DIR.value:
-        config.data.dir = _DATA_DIR.value
+
+
+def evaluate_next_item(config, workdir, started):
+    from pipeline import ranking
+    from pipeline.data import movielens
+    from pipeline.models import sequential_recommender as rec
+
+    seeds = [config.seed + i for i in range(config.recs.num_seeds)]
+    _require(workdir, [f"next_item_seed{s}/model.keras" for s in seeds])
+    split = movielens.protocol_split(movielens.load_interactions(config.data), config.recs)
+    if list(movielens.read_items_file(os.path.join(workdir, "items.csv"))) != list(split.item_ids):
+        raise UserError(f"{workdir}/items.csv: the data's catalogue differs from the one the "
+                        "models were trained on; check --data_dir")
+    scorers = {s: rec.scorer_like(training.load_model(
+        os.path.join(workdir, f"next_item_seed{s}", "model.keras"))) for s in seeds}
+    result = ranking.evaluate_and_report(scorers, split, config, workdir, started)
+    print(ranking.format_table(result))
+    print(f"wrote {workdir}/metrics.json")
+
+
+def evaluate_text_classifier(config, workdir, started):
+    from pipeline.stages import encode
+
+    _require(workdir, ("vocab.txt", "labels.txt"))
     dataset = load_text_dataset(config.data, config.seed)
     labels = tokenizer.read_vocabulary(os.path.join(workdir, "labels.txt"))
     if labels != dataset.label_names:
@@ -46,6 +60,24 @@ def main(argv):
                                  dataset.test.labels, labels, workdir, started)
     print(f"accuracy {result['accuracy']:.4f}  macro-F1 {result['macro_f1']:.4f}  "
           f"on {result['num_examples']} examples; wrote {workdir}/metrics.json")
+
+
+def main(argv):
+    del argv
+    started = time.time()
+    workdir = _WORKDIR.value
+    if not workdir:
+        raise UserError("--workdir is required")
+    _require(workdir, ("config.json", "model.keras"))
+    with open(os.path.join(workdir, "config.json"), encoding="utf-8") as f:
+        config = ml_collections.ConfigDict(json.load(f))
+    if _DATA_DIR.value:
+        config.data.dir = _DATA_DIR.value
+    task = config.get("task", "text_classification")
+    if task == "next_item":
+        evaluate_next_item(config, workdir, started)
+    else:
+        evaluate_text_classifier(config, workdir, started)
 
 
 if __name__ == "__main__":

@@ -89,7 +89,8 @@ def read_history(stage_dir):
 
 
 def plot_training_curves(workdir, stages, path):
-    """One column per stage that ran: training loss, and accuracy (train / eval) per epoch."""
+    """One column per stage that ran: training loss, and accuracy (train / eval) or validation
+    HR@k (next_item stages) per epoch."""
     ran = [(s, read_history(os.path.join(workdir, s))) for s in stages]
     ran = [(s, h) for s, h in ran if h]
     if not ran:
@@ -99,9 +100,10 @@ def plot_training_curves(workdir, stages, path):
         epochs = [r["epoch"] + 1 for r in history]
         axes[0, col].plot(epochs, [r["loss"] for r in history], marker="o")
         axes[0, col].set_title(f"{stage}: loss")
-        for key in [k for k in history[-1] if "accuracy" in k]:
+        keys = [k for k in history[-1] if "accuracy" in k or "hr@" in k]
+        for key in keys:
             axes[1, col].plot(epochs, [r.get(key, np.nan) for r in history], marker="o", label=key)
-        axes[1, col].set_title(f"{stage}: accuracy")
+        axes[1, col].set_title(f"{stage}: {'HR' if any('hr@' in k for k in keys) else 'accuracy'}")
         axes[1, col].set_xlabel("epoch")
         axes[1, col].legend(fontsize=7)
     fig.tight_layout()

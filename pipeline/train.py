@@ -1,9 +1,12 @@
-"""Train a text classifier from a config file: data -> vocabulary -> stages -> metrics.
+"""Train a model from a config file: data -> vocabulary -> stages -> metrics.
 
   python -m pipeline.train --config=configs/assistant_intents.py --workdir=runs/intents \\
       [--config.train.epochs=3 ...]
+  python -m pipeline.train --config=configs/movielens.py --workdir=runs/movielens
 
-Stages (each switched on in the config, each resumable): teacher, pretrain, finetune, distill.
+`config.task` picks the pipeline: "text_classification" (stages, each switched on in the config,
+each resumable: teacher, pretrain, finetune, distill) or "next_item" (a sequential recommender
+per seed, stage `next_item_seed<seed>`, scored beside two baselines).
 Run the same command again after an interruption and it resumes from the last checkpoint.
 """
 
@@ -15,7 +18,7 @@ import pipeline  # noqa: F401  (sets the Keras backend before keras is imported)
 from absl import flags
 from ml_collections import config_flags
 
-from pipeline import cli, metrics, tokenizer, training
+from pipeline import cli, metrics, ranking, tokenizer, training
 from pipeline.config_defaults import STAGES, describe_fields
 from pipeline.data import load_text_dataset
 from pipeline.errors import UserError
@@ -28,8 +31,8 @@ _CONFIG = config_flags.DEFINE_config_file(
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output folder; rerun with the same one to resume.")
 
 
-def prepare_workdir(workdir, config, dataset, extra_texts):
-    """Writes config.json, labels.txt, split.json and vocab.txt; refuses a different config."""
+def write_config(workdir, config):
+    """Writes config.json; refuses a workdir trained with a different config."""
     os.makedirs(workdir, exist_ok=True)
     config_path = os.path.join(workdir, "config.json")
     resolved = json.loads(config.to_json_best_effort())
@@ -40,6 +43,11 @@ def prepare_workdir(workdir, config, dataset, extra_texts):
             raise UserError(f"{config_path}: this workdir was trained with a different config; "
                             "use a new --workdir (or delete this one) to start over")
     metrics.write_json(resolved, config_path)
+
+
+def prepare_workdir(workdir, config, dataset, extra_texts):
+    """Writes config.json, labels.txt, split.json and vocab.txt; refuses a different config."""
+    write_config(workdir, config)
     tokenizer.write_vocabulary(dataset.label_names, os.path.join(workdir, "labels.txt"))
     metrics.write_json(dataset.split_info, os.path.join(workdir, "split.json"))
     vocab_path = os.path.join(workdir, "vocab.txt")
@@ -58,20 +66,10 @@ def read_extra_texts(file_list):
     return texts
 
 
-def main(argv):
-    del argv
-    started = time.time()
-    import keras
-
+def train_text_classifier(config, workdir, started):
     from pipeline.models import student
     from pipeline.stages import distill, encode, finetune, pretrain, teacher
 
-    config, workdir = _CONFIG.value, _WORKDIR.value
-    if not workdir:
-        raise UserError("--workdir is required (the output folder)")
-    keras.utils.set_random_seed(config.seed)
-    import tensorflow as tf
-    tf.config.experimental.enable_op_determinism()  # same config + data -> same metrics
     dataset = load_text_dataset(config.data, config.seed)
     extra_texts = read_extra_texts(config.data.extra_text_files)  # unlabeled, for pretraining
     vocab_path = prepare_workdir(workdir, config, dataset, extra_texts)
@@ -116,6 +114,42 @@ def main(argv):
     result = metrics.evaluate_and_report(model, x_test, y_test, dataset.label_names, workdir, started)
     print(f"accuracy {result['accuracy']:.4f}  macro-F1 {result['macro_f1']:.4f}  "
           f"on {result['num_examples']} examples; wrote {workdir}/model.keras, metrics.json")
+
+
+def train_next_item(config, workdir, started):
+    from pipeline.data import movielens
+    from pipeline.stages import next_item
+
+    split = movielens.protocol_split(movielens.load_interactions(config.data), config.recs)
+    write_config(workdir, config)
+    metrics.write_json(split.split_info(), os.path.join(workdir, "split.json"))
+    movielens.write_items_file(split, os.path.join(workdir, "items.csv"))
+    print(f"data: {len(split.users)} users, {split.split_info()['train_interactions']} training "
+          f"interactions, catalogue {split.catalogue_size}")
+    seeds = [config.seed + i for i in range(config.recs.num_seeds)]
+    scorers = {seed: next_item.run(workdir, config, split, seed) for seed in seeds}
+    stages = [f"next_item_seed{seed}" for seed in seeds]
+    metrics.plot_training_curves(workdir, stages, os.path.join(workdir, "training_curves.png"))
+    result = ranking.evaluate_and_report(scorers, split, config, workdir, started)
+    print(ranking.format_table(result))
+    print(f"wrote {workdir}/model.keras (seed {result['model_seed']}, best validation HR@"
+          f"{config.recs.top_k}), items.csv, metrics.json")
+
+
+def main(argv):
+    del argv
+    import keras
+    import tensorflow as tf
+
+    config, workdir = _CONFIG.value, _WORKDIR.value
+    if not workdir:
+        raise UserError("--workdir is required (the output folder)")
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()  # same config + data -> same metrics
+    tasks = {"text_classification": train_text_classifier, "next_item": train_next_item}
+    if config.task not in tasks:
+        raise UserError(f"--config.task='{config.task}' is not one of {', '.join(tasks)}")
+    tasks[config.task](config, workdir, time.time())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,146 @@
+"""Next-item stage: trains the sequential recommender on every prefix of the training parts.
+
+    scorer = next_item.run(workdir, config, split, seed=0)   # -> [B, H] ids -> [B, V] scores
+
+The item embeddings start from PPMI co-occurrence vectors of the training parts
+(`recs.init_embeddings="ppmi"`, see `pipeline.ranking.ppmi_embeddings`) or at random.
+One stage folder per seed (`<workdir>/next_item_seed<seed>/`), trained by the shared fit loop
+(`pipeline.training.fit`: AdamW, warm-up + cosine, resumable checkpoints, history.csv). Full
+softmax over the vocabulary (items seen earlier in the window optionally left out), optional
+label smoothing; padding targets carry no weight.
+After each epoch the validation users are ranked (protocol P, validation item as target); the
+best epoch's weights are kept (`best.weights.h5`, `best.json`) and training stops after
+`recs.patience` epochs without a better validation HR@10. The stage's `model.keras` is the
+trainer (all positions) with the best weights; `run` returns the scorer made from it.
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from pipeline import metrics, ranking, training
+from pipeline.errors import UserError
+from pipeline.models import sequential_recommender as rec
+
+
+def _seen_before(targets, vocabulary_size, dtype):
+    """[B, H, V] 1.0 where item v is a target at a position before t (scatter, no one-hot)."""
+    length = targets.shape[1]
+    earlier, later = np.triu_indices(length, k=1)  # pairs (s, t) with s < t
+    batch = tf.shape(targets)[0]
+    b = tf.repeat(tf.range(batch), len(earlier))
+    t = tf.tile(tf.constant(later, tf.int32), [batch])
+    items = tf.reshape(tf.gather(targets, tf.constant(earlier, tf.int32), axis=1), [-1])
+    indices = tf.stack([b, t, items], axis=1)
+    shape = tf.stack([batch, length, vocabulary_size])
+    counts = tf.scatter_nd(indices, tf.ones_like(items, dtype), shape)
+    return tf.minimum(counts, 1.0)
+
+
+def next_item_loss(label_smoothing: float, exclude_seen: bool):
+    """Per-position cross-entropy on logits [B, H, V] (full softmax over the vocabulary).
+
+    `label_smoothing` spreads that much probability mass over the candidates. With
+    `exclude_seen`, the items already seen earlier in the window are not candidates at a
+    position (as in evaluation, where a user's history is never recommended): position t's seen
+    items are the window's targets before t (the inputs after the first).
+    """
+
+    def loss(targets, logits):
+        targets = tf.cast(targets, "int32")
+        candidates = None
+        if exclude_seen:
+            seen = _seen_before(targets, tf.shape(logits)[-1], logits.dtype)
+            logits = logits - 1e9 * seen
+            candidates = 1.0 - seen
+        log_probs = tf.nn.log_softmax(logits, axis=-1)
+        nll = -tf.gather(log_probs, targets, axis=-1, batch_dims=2)
+        if not label_smoothing:
+            return nll
+        if candidates is None:
+            smooth = -tf.reduce_mean(log_probs, -1)
+        else:
+            smooth = -tf.reduce_sum(log_probs * candidates, -1) / tf.reduce_sum(candidates, -1)
+        return (1.0 - label_smoothing) * nll + label_smoothing * smooth
+
+    return loss
+
+
+class ValidationRanking(keras.callbacks.Callback):
+    """Ranks the validation users after each epoch; keeps the best weights; stops early.
+
+    Adds `val_hr@k` and `val_ndcg@k` to the epoch logs. The best epoch survives a restart
+    (`best.json`, `best.weights.h5` in the stage folder); at the end of training the model holds
+    the best weights.
+    """
+
+    def __init__(self, histories, targets, history_length, stage_dir, patience, k=10):
+        super().__init__()
+        self.histories, self.targets = histories, np.asarray(targets)
+        self.inputs = rec.left_pad(histories, history_length)
+        self.weights_path = os.path.join(stage_dir, "best.weights.h5")
+        self.best_path = os.path.join(stage_dir, "best.json")
+        self.patience, self.k = patience, k
+        self.best = {"epoch": -1, "hr": -1.0}
+
+    def on_train_begin(self, logs=None):
+        if os.path.exists(self.best_path) and os.path.exists(self.weights_path):
+            with open(self.best_path, encoding="utf-8") as f:
+                self.best = json.load(f)
+
+    def on_epoch_end(self, epoch, logs=None):
+        scores = rec.scorer_like(self.model).predict(self.inputs, batch_size=256, verbose=0)
+        result = ranking.ranking_metrics(scores, self.histories, self.targets, self.k)
+        logs[f"val_hr@{self.k}"], logs[f"val_ndcg@{self.k}"] = result["hr"], result["ndcg"]
+        if result["hr"] > self.best["hr"]:
+            self.best = {"epoch": epoch, "hr": result["hr"], "ndcg": result["ndcg"]}
+            tmp = self.weights_path[: -len(".weights.h5")] + ".tmp.weights.h5"
+            self.model.save_weights(tmp)
+            os.replace(tmp, self.weights_path)
+            metrics.write_json(self.best, self.best_path)
+        elif epoch - self.best["epoch"] >= self.patience:
+            self.model.stop_training = True
+        print(f" - val_hr@{self.k}: {result['hr']:.4f} - val_ndcg@{self.k}: {result['ndcg']:.4f}"
+              f" (best {self.best['hr']:.4f} at epoch {self.best['epoch'] + 1})")
+
+    def on_train_end(self, logs=None):
+        if os.path.exists(self.weights_path):
+            self.model.load_weights(self.weights_path)
+
+
+def training_dataset(inputs, targets, batch_size, seed):
+    weights = (targets > 0).astype("float32")
+    ds = tf.data.Dataset.from_tensor_slices((inputs, targets, weights))
+    ds = ds.shuffle(len(inputs), seed=seed, reshuffle_each_iteration=True).repeat()
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def run(workdir, config, split, seed):
+    """Trains (or loads) one seed's recommender; returns its scorer ([B, H] -> [B, V])."""
+    stage_dir = os.path.join(workdir, f"next_item_seed{seed}")
+    if training.is_done(stage_dir):
+        return rec.scorer_like(training.load_model(os.path.join(stage_dir, "model.keras")))
+    keras.utils.set_random_seed(seed)
+    r, t = config.recs, config.train
+    trainer = rec.build_trainer(config.model, split.vocabulary_size, r.history_length)
+    if r.init_embeddings == "ppmi":  # warm start from the training parts' co-occurrences
+        trainer.item_embedding.embeddings.assign(ranking.ppmi_embeddings(
+            split.train, split.vocabulary_size, config.model.hidden_dim, r.cooc_window, seed,
+            r.init_scale))
+    elif r.init_embeddings != "random":
+        raise UserError(f"--config.recs.init_embeddings='{r.init_embeddings}' is not one of "
+                        "ppmi, random")
+    inputs, targets = rec.training_windows(split.train, r.history_length, r.window_stride)
+    steps, epochs = training.steps_for(len(inputs), t.batch_size, t.epochs, t.max_steps)
+    print(f"next_item seed {seed}: {len(inputs)} training windows, {int((targets > 0).sum())} "
+          f"targets, vocabulary {split.vocabulary_size}")
+    validation = ValidationRanking(split.train, split.valid_targets, r.history_length,
+                                   stage_dir, r.patience, r.top_k)
+    training.fit(trainer, training_dataset(inputs, targets, t.batch_size, seed),
+                 stage_dir=stage_dir, loss=next_item_loss(r.label_smoothing, r.exclude_seen_in_loss),
+                 steps_per_epoch=steps, epochs=epochs, learning_rate=t.learning_rate,
+                 train_config=t, eval_callback=validation)
+    return rec.scorer_like(trainer)
