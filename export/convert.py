@@ -1,7 +1,22 @@
-"""Export a trained workdir's classifier to TFLite: fp32, fp16, int8 dynamic-range, full int8.
+"""Export a trained workdir's model to TFLite: fp32, fp16, int8 dynamic-range, full int8.
 
   python -m export.convert --workdir=runs/intents \\
       [--variants=fp32,fp16,int8_dynamic,int8_full] [--representative_examples=200]
+  python -m export.convert --workdir=runs/movielens      # a next_item recommender, same flags
+
+One path for every task: only the workdir's files, the graph's inputs and output, the
+evaluation split and the parity measure differ, and those live in the task's `ExportTask`
+(`TASKS[config.task]`, at the end of this module). What follows describes the text classifier;
+the recommender (`next_item`) differs in:
+  item_ids      int32 [1, H] input: the last H liked items as vocabulary ids, newest last,
+                left-padded with 0 (pipeline/models/sequential_recommender.py `left_pad`)
+  scores        float32 [1, V] output: every vocabulary id's score as the next item; the app
+                drops ids 0 (padding) and 1 (OOV) and the history, then takes the top 10
+  items.csv     index,movieId,title,genres per vocabulary id, copied beside the files and named
+                in the manifest (`items_file`, `items_sha256`); no TFLite metadata is packed
+  parity        on the test users of protocol P: `top10_identical` (share of users whose top-10
+                list equals the Keras model's), `hr10`, `hr10_drop_points` against Keras
+  int8_full     calibrated on seeded prefixes of the users' training parts
 
 Writes `<workdir>/export/`: `<variant>.tflite` for each variant, `vocab.txt`, `labels.txt` and
 `manifest.json` (see export/manifest.py), and prints one line per file: size, top-1 agreement
@@ -45,12 +60,14 @@ entry (an older one is removed), and the run ends with exit code 2 naming it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import glob
 import json
 import os
 import shutil
 import tempfile
 import time
+from typing import Callable
 
 import pipeline  # noqa: F401  (sets the Keras backend before keras is imported)
 import ml_collections
@@ -89,25 +106,54 @@ class ConversionError(Exception):
 # The workdir
 # ---------------------------------------------------------------------------------------------
 def load_workdir(workdir: str, data_dir: str | None = None) -> dict:
-    """Config, labels, model, sequence length and encoded splits; UserError naming the file."""
+    """Config, model and evaluation data of a workdir, by its task; UserError naming the file.
+
+    Shared: the folder, config.json, model.keras (a complete, loadable archive). The task's
+    part (`TASKS[config.task]`) reads its own files and checks the model's inputs/outputs."""
     if not workdir:
         raise UserError("--workdir is required (a folder written by python -m pipeline.train)")
     if not os.path.isdir(workdir):
         raise UserError(f"{workdir}: no such workdir; train first with python -m pipeline.train")
-    for name in ("config.json", "vocab.txt", "labels.txt", "model.keras"):
-        if not os.path.isfile(os.path.join(workdir, name)):
-            raise UserError(f"{os.path.join(workdir, name)}: not found; train first with "
-                            f"python -m pipeline.train --workdir={workdir}")
     config_path = os.path.join(workdir, "config.json")
+    if not os.path.isfile(config_path):
+        raise UserError(f"{config_path}: not found; train first with "
+                        f"python -m pipeline.train --workdir={workdir}")
     try:
         with open(config_path, encoding="utf-8") as f:
             config = ml_collections.ConfigDict(json.load(f))
-        length = int(config.tokenizer.sequence_length)
+        task = TASKS[config.get("task", "text_classification")]
         _ = (config.data, config.seed)  # fields the export needs
     except (OSError, ValueError, AttributeError, KeyError, TypeError) as e:
         raise UserError(f"{config_path}: not a pipeline.train config ({e})") from None
     if data_dir:
         config.data.dir = data_dir
+    for name in task.workdir_files + ("model.keras",):
+        if not os.path.isfile(os.path.join(workdir, name)):
+            raise UserError(f"{os.path.join(workdir, name)}: not found; train first with "
+                            f"python -m pipeline.train --workdir={workdir}")
+    model_path = os.path.join(workdir, "model.keras")
+    _check_keras_archive(model_path)
+    from pipeline import training
+    from pipeline.models import sequential_recommender  # noqa: F401  (registers its layers)
+    try:
+        model = training.load_model(model_path)
+    except Exception as e:  # noqa: BLE001  (zip, h5 or deserialisation errors of a bad file)
+        reason = " ".join(str(e).split())[:200] or type(e).__name__
+        raise UserError(f"{model_path}: cannot load the model ({type(e).__name__}: {reason}); "
+                        "is it complete? Retrain or restore it") from None
+    work = {"workdir": workdir, "config": config, "task": task, "model_path": model_path,
+            "model": model}
+    work.update(task.load(workdir, config, model, model_path))
+    return work
+
+
+def _load_text_classifier(workdir, config, model, model_path) -> dict:
+    """The classifier's vocabulary, labels, sequence length and evaluation split."""
+    config_path = os.path.join(workdir, "config.json")
+    try:
+        length = int(config.tokenizer.sequence_length)
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
+        raise UserError(f"{config_path}: not a pipeline.train config ({e})") from None
     labels_path = os.path.join(workdir, "labels.txt")
     labels = tokenizer.read_vocabulary(labels_path)
     if not labels:
@@ -118,15 +164,6 @@ def load_workdir(workdir: str, data_dir: str | None = None) -> dict:
         raise UserError(f"{vocab_path}: not a pipeline vocabulary (must start with "
                         f"{' '.join(tokenizer.SPECIAL_TOKENS)})")
 
-    model_path = os.path.join(workdir, "model.keras")
-    _check_keras_archive(model_path)
-    from pipeline import training
-    try:
-        model = training.load_model(model_path)
-    except Exception as e:  # noqa: BLE001  (zip, h5 or deserialisation errors of a bad file)
-        reason = " ".join(str(e).split())[:200] or type(e).__name__
-        raise UserError(f"{model_path}: cannot load the model ({type(e).__name__}: {reason}); "
-                        "is it complete? Retrain or restore it") from None
     _check_model(model, model_path, length, len(labels), len(vocab))
 
     from pipeline.data import load_text_dataset
@@ -134,9 +171,9 @@ def load_workdir(workdir: str, data_dir: str | None = None) -> dict:
     if list(dataset.label_names) != labels:
         raise UserError(f"{labels_path}: labels differ from the dataset's {dataset.label_names}")
     preprocessor = tokenizer.make_preprocessor(tokenizer.make_tokenizer(vocab_path), length)
-    return {"workdir": workdir, "config": config, "labels": labels, "vocab": vocab,
-            "vocab_path": vocab_path, "labels_path": labels_path, "model_path": model_path,
-            "model": model, "sequence_length": length, "dataset": dataset,
+    return {"labels": labels, "vocab": vocab, "vocab_path": vocab_path,
+            "labels_path": labels_path, "sequence_length": length, "output_size": len(labels),
+            "dataset": dataset,
             "preprocessor": preprocessor}
 
 
@@ -179,22 +216,19 @@ def _check_model(model, path, length, num_classes, vocabulary_size):
 # Conversion
 # ---------------------------------------------------------------------------------------------
 def write_saved_model(model, sequence_length: int, directory: str,
-                      target: str = graph_shaping.GPU) -> None:
-    """A SavedModel whose `serving_default` takes the three int32 [1, L] inputs and returns
-    {"probabilities": softmax(logits)}, traced for `target` (export/graph_shaping.py)."""
+                      target: str = graph_shaping.GPU, task: "ExportTask | None" = None) -> None:
+    """A SavedModel whose `serving_default` takes the task's int32 [1, L] inputs and returns
+    {task.output_name: ...} (classifier: softmax probabilities; recommender: scores), traced
+    for `target` (export/graph_shaping.py)."""
     import keras
     import tensorflow as tf
 
-    def serve(token_ids, padding_mask, segment_ids):
-        logits = model({"token_ids": token_ids, "padding_mask": padding_mask,
-                        "segment_ids": segment_ids}, training=False)
-        return {OUTPUT_NAME: keras.ops.softmax(logits, axis=-1)}
-
+    task = task or TASKS["text_classification"]
     with graph_shaping.traced_for(target):
         archive = keras.export.ExportArchive()
         archive.track(model)
-        archive.add_endpoint(SIGNATURE_KEY, serve, input_signature=[
-            tf.TensorSpec((1, sequence_length), tf.int32, name=name) for name in INPUT_NAMES])
+        archive.add_endpoint(SIGNATURE_KEY, task.serve(model), input_signature=[
+            tf.TensorSpec((1, sequence_length), tf.int32, name=name) for name in task.input_names])
         archive.write_out(directory, verbose=False)
 
 
@@ -215,12 +249,13 @@ def convert_to_bytes(saved_model_dir: str, variant: str, representative_inputs=N
         # was the same both ways on the intents student.
         converter._experimental_disable_per_channel_quantization_for_dense_layers = True
     elif variant == "int8_full":
-        if representative_inputs is None or not len(representative_inputs["token_ids"]):
+        names = list(representative_inputs or {})
+        if not names or not len(representative_inputs[names[0]]):
             raise ConversionError("int8_full needs representative examples")
 
         def representative_dataset():
-            for i in range(len(representative_inputs["token_ids"])):
-                yield {name: representative_inputs[name][i:i + 1] for name in INPUT_NAMES}
+            for i in range(len(representative_inputs[names[0]])):
+                yield {name: representative_inputs[name][i:i + 1] for name in names}
 
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative_dataset
@@ -239,21 +274,21 @@ def convert_to_bytes(saved_model_dir: str, variant: str, representative_inputs=N
 
 
 def check_file(info: tflite_io.ModelInfo, variant: str, sequence_length: int,
-               num_classes: int) -> list:
-    """Static problems of a converted file ([] = fine)."""
+               num_classes: int, input_names=INPUT_NAMES, output_name=OUTPUT_NAME) -> list:
+    """Static problems of a converted file ([] = fine); `num_classes` is the output width."""
     target = graph_shaping.TARGET_OF_VARIANT.get(variant, graph_shaping.GPU)
     problems = tflite_io.static_problems(info, gather_1d=target == graph_shaping.GPU)
     sig = info.signatures.get(SIGNATURE_KEY)
-    if sig is None or sorted(sig["inputs"]) != sorted(INPUT_NAMES) \
-            or list(sig["outputs"]) != [OUTPUT_NAME]:
+    if sig is None or sorted(sig["inputs"]) != sorted(input_names) \
+            or list(sig["outputs"]) != [output_name]:
         problems.append(f"signature {SIGNATURE_KEY} is {sig}, expected inputs "
-                        f"{list(INPUT_NAMES)} and output {OUTPUT_NAME}")
+                        f"{list(input_names)} and output {output_name}")
     got = [(t.name, t.dtype, t.shape) for t in info.inputs]
-    want = [(name, "int32", (1, sequence_length)) for name in INPUT_NAMES]
+    want = [(name, "int32", (1, sequence_length)) for name in input_names]
     if got != want:
         problems.append(f"inputs are {got}, expected {want}")
     got = [(t.name, t.dtype, t.shape) for t in info.outputs]
-    want = [(OUTPUT_NAME, "float32", (1, num_classes))]
+    want = [(output_name, "float32", (1, num_classes))]
     if got != want:
         problems.append(f"outputs are {got}, expected {want}")
     if variant == "int8_full":
@@ -266,7 +301,8 @@ def check_file(info: tflite_io.ModelInfo, variant: str, sequence_length: int,
 
 
 def convert_variant(saved_model_dir, variant, sequence_length, num_classes,
-                    representative_inputs=None) -> bytes:
+                    representative_inputs=None, input_names=INPUT_NAMES,
+                    output_name=OUTPUT_NAME) -> bytes:
     """Converted, renamed and statically checked bytes of one variant; ConversionError if not."""
     try:
         raw = convert_to_bytes(saved_model_dir, variant, representative_inputs)
@@ -276,8 +312,9 @@ def convert_variant(saved_model_dir, variant, sequence_length, num_classes,
         lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
         detail = next((ln for ln in lines if "error" in ln.lower()), lines[0] if lines else "")
         raise ConversionError(f"converter failed ({type(e).__name__}: {detail[:300]})") from e
-    data = tflite_io.rename_io(raw, input_order=INPUT_NAMES, signature_key=SIGNATURE_KEY)
-    problems = check_file(tflite_io.read_model(data), variant, sequence_length, num_classes)
+    data = tflite_io.rename_io(raw, input_order=input_names, signature_key=SIGNATURE_KEY)
+    problems = check_file(tflite_io.read_model(data), variant, sequence_length, num_classes,
+                          input_names, output_name)
     if problems:
         raise ConversionError("; ".join(problems))
     return data
@@ -287,17 +324,17 @@ def convert_variant(saved_model_dir, variant, sequence_length, num_classes,
 # Parity
 # ---------------------------------------------------------------------------------------------
 def run_tflite(path: str, inputs: dict) -> np.ndarray:
-    """Probabilities [n, C] from the interpreter, one example per invoke."""
+    """Outputs [n, C] from the interpreter, one example per invoke; `inputs` by tensor name."""
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=path)
     interpreter.allocate_tensors()
     index = {d["name"]: d["index"] for d in interpreter.get_input_details()}
     out_index = interpreter.get_output_details()[0]["index"]
-    n = len(inputs["token_ids"])
+    n = len(next(iter(inputs.values())))
     rows = []
     for i in range(n):
-        for name in INPUT_NAMES:
+        for name in inputs:
             interpreter.set_tensor(index[name], inputs[name][i:i + 1].astype(np.int32))
         interpreter.invoke()
         rows.append(np.array(interpreter.get_tensor(out_index)[0], dtype=np.float32))
@@ -469,14 +506,10 @@ def export_workdir(workdir: str, variants=VARIANTS, representative_examples: int
                         "at least 1 (e.g. 200)")
 
     work = load_workdir(workdir, data_dir)
-    from pipeline.stages import encode
-    length, labels = work["sequence_length"], work["labels"]
-    test = work["dataset"].test
-    x_test = encode(work["preprocessor"], test.texts)
-    logits = work["model"].predict(x_test, batch_size=256, verbose=0)
-    keras_probabilities = np.exp(logits - logits.max(-1, keepdims=True))
-    keras_probabilities /= keras_probabilities.sum(-1, keepdims=True)
-    representative = (_sample_train(work, representative_examples)
+    task = work["task"]
+    length, width = work["sequence_length"], work["output_size"]
+    evaluation = task.evaluation(work)
+    representative = (task.representative(work, representative_examples)
                       if "int8_full" in variants else None)
     model_sha256 = manifest_lib.sha256_file(work["model_path"])
 
@@ -484,19 +517,19 @@ def export_workdir(workdir: str, variants=VARIANTS, representative_examples: int
     os.makedirs(export_dir, exist_ok=True)
     redo = {f"{v}.tflite" for v in variants}
     removed = _prune(export_dir, model_sha256, length, redo)
-    _copy_atomic(work["vocab_path"], os.path.join(export_dir, "vocab.txt"))
-    _copy_atomic(work["labels_path"], os.path.join(export_dir, "labels.txt"))
+    for name, source in task.associated_files(work).items():
+        _copy_atomic(source, os.path.join(export_dir, name))
     with manifest_lib.edit(export_dir, reset_if_unreadable=True) as m:
         files = m.get("files", {})
         m.clear()
-        m.update(_header(work, model_sha256))
+        m.update(task.header(work, model_sha256))
         m["files"] = files
 
-    write_check_inputs(export_dir, x_test, keras_probabilities, test.labels,
+    write_check_inputs(export_dir, evaluation["inputs"], evaluation["expected"],
+                       evaluation["labels"],
                        int(work["config"].get("export", {}).get("check_examples", 200)))
 
     results, failed = {}, {}
-    metadata_fields = metadata_lib.metadata_fields(work["config"])
     temp_root = tempfile.mkdtemp(prefix="export_savedmodel_")
     saved_models = {}
 
@@ -504,7 +537,7 @@ def export_workdir(workdir: str, variants=VARIANTS, representative_examples: int
         target = graph_shaping.TARGET_OF_VARIANT[variant]
         if target not in saved_models:
             directory = os.path.join(temp_root, f"graph_{target}")
-            write_saved_model(work["model"], length, directory, target)
+            write_saved_model(work["model"], length, directory, target, task)
             saved_models[target] = directory
         return saved_models[target], graph_shaping.TARGETS[target]
 
@@ -516,14 +549,14 @@ def export_workdir(workdir: str, variants=VARIANTS, representative_examples: int
             started = time.time()
             try:
                 graph, target = saved_model_for(variant)
-                data = convert_variant(graph, variant, length, len(labels), representative)
-                data = metadata_lib.populate(data, vocab_path=work["vocab_path"],
-                                             labels_path=work["labels_path"], **metadata_fields)
+                data = convert_variant(graph, variant, length, width, representative,
+                                       task.input_names, task.output_name)
+                data = task.pack(data, work)
                 tmp = _write_atomic(data, path)
-                metadata_check = metadata_lib.verify(tmp)
-                if not metadata_check["ok"]:
+                metadata_check = task.verify(tmp)
+                if metadata_check is not None and not metadata_check["ok"]:
                     raise ConversionError("metadata: " + "; ".join(metadata_check["problems"]))
-                result = parity(tmp, x_test, test.labels, keras_probabilities)
+                result = task.parity(tmp, evaluation)
                 # Entry gone before the file changes: a crash never leaves a wrong digest.
                 manifest_lib.remove_file(export_dir, name)
                 os.replace(tmp, path)
@@ -531,18 +564,18 @@ def export_workdir(workdir: str, variants=VARIANTS, representative_examples: int
                 fields = {"variant": variant, "quantization": QUANTIZATION[variant],
                           "source_model_sha256": model_sha256}
                 if variant == "int8_full":
-                    fields["representative_examples"] = len(representative["token_ids"])
+                    fields["representative_examples"] = len(next(iter(representative.values())))
                     fields["float_ops"] = list(FLOAT_OPS_IN_INT8)
                 fields["graph_target"] = target.name
                 fields["attention_mask_penalty"] = target.mask_penalty
                 fields["seconds"] = round(time.time() - started, 2)
                 manifest_lib.set_file(export_dir, name, manifest_lib.describe_file(path, **fields))
-                manifest_lib.update_checks(export_dir, name, "parity", result,
-                                           expected_sha256=manifest_lib.sha256_file(path))
-                manifest_lib.update_checks(export_dir, name, "nnapi", nnapi.summary(path),
-                                           expected_sha256=manifest_lib.sha256_file(path))
-                manifest_lib.update_checks(export_dir, name, "metadata", metadata_check,
-                                           expected_sha256=manifest_lib.sha256_file(path))
+                checks = {"parity": result, "nnapi": nnapi.summary(path)}
+                if metadata_check is not None:
+                    checks["metadata"] = metadata_check
+                for check_name, check in checks.items():
+                    manifest_lib.update_checks(export_dir, name, check_name, check,
+                                               expected_sha256=manifest_lib.sha256_file(path))
             except Exception as e:  # noqa: BLE001  (one variant failing must not stop the rest)
                 reason = " ".join(str(e).split()) or type(e).__name__
                 failed[variant] = reason
@@ -554,13 +587,229 @@ def export_workdir(workdir: str, variants=VARIANTS, representative_examples: int
                 if tmp:
                     _remove(tmp)
             results[name] = result
-            size = os.path.getsize(path)
-            log(f"{name:<20} {size / 1e6:8.3f} MB  agreement {result['top1_agreement']:7.2%}  "
-                f"accuracy {result['accuracy']:.4f} (keras {result['keras_accuracy']:.4f}, "
-                f"drop {result['accuracy_drop_points']:+.2f} pts)")
+            log(f"{name:<20} {os.path.getsize(path) / 1e6:8.3f} MB  {task.summary(result)}")
     finally:
         shutil.rmtree(temp_root, ignore_errors=True)
     return {"export_dir": export_dir, "results": results, "failed": failed, "removed": removed}
+
+
+# ---------------------------------------------------------------------------------------------
+# The per-task parts
+# ---------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class ExportTask:
+    """What differs between tasks (`config.task`); everything else in this module is shared.
+
+    load(workdir, config, model, model_path) -> dict merged into the work dict; it must give
+        `sequence_length` (the inputs' L) and `output_size` (the output's width)
+    serve(model) -> the SavedModel endpoint: fn(*inputs in input_names order) -> {output_name: ...}
+    evaluation(work) -> {"inputs": {name: [n, L]}, "expected": Keras outputs [n, C],
+        "labels": [n], ...}: the split the parity is measured on
+    representative(work, count) -> {name: [count, L]}: calibration inputs for int8_full
+    header(work, model_sha256) -> the manifest's header fields
+    associated_files(work) -> {file name in export/: source path}
+    pack(tflite_bytes, work) -> bytes with TFLite metadata packed in (or unchanged);
+    verify(path) -> the metadata check (manifest `checks.metadata`) or None
+    parity(path, evaluation) -> manifest `checks.parity`; summary(parity) -> one log line
+    """
+    input_names: tuple
+    output_name: str
+    workdir_files: tuple
+    load: Callable
+    serve: Callable
+    evaluation: Callable
+    representative: Callable
+    header: Callable
+    associated_files: Callable
+    pack: Callable
+    verify: Callable
+    parity: Callable
+    summary: Callable
+
+
+def _text_serve(model):
+    import keras
+
+    def serve(token_ids, padding_mask, segment_ids):
+        logits = model({"token_ids": token_ids, "padding_mask": padding_mask,
+                        "segment_ids": segment_ids}, training=False)
+        return {OUTPUT_NAME: keras.ops.softmax(logits, axis=-1)}
+
+    return serve
+
+
+def _text_evaluation(work: dict) -> dict:
+    from pipeline.stages import encode
+    test = work["dataset"].test
+    inputs = encode(work["preprocessor"], test.texts)
+    logits = work["model"].predict(inputs, batch_size=256, verbose=0)
+    probabilities = np.exp(logits - logits.max(-1, keepdims=True))
+    probabilities /= probabilities.sum(-1, keepdims=True)
+    return {"inputs": inputs, "expected": probabilities, "labels": test.labels}
+
+
+def _text_pack(data: bytes, work: dict) -> bytes:
+    return metadata_lib.populate(data, vocab_path=work["vocab_path"],
+                                 labels_path=work["labels_path"],
+                                 **metadata_lib.metadata_fields(work["config"]))
+
+
+def _text_summary(result: dict) -> str:
+    return (f"agreement {result['top1_agreement']:7.2%}  accuracy {result['accuracy']:.4f} "
+            f"(keras {result['keras_accuracy']:.4f}, drop {result['accuracy_drop_points']:+.2f} pts)")
+
+
+RECOMMENDER_INPUT = "item_ids"
+RECOMMENDER_OUTPUT = "scores"
+ITEMS_FILE = "items.csv"
+
+
+def _load_recommender(workdir, config, model, model_path) -> dict:
+    """The recommender's items file, history length and protocol-P split (for parity)."""
+    from pipeline.data import movielens
+
+    config_path = os.path.join(workdir, "config.json")
+    try:
+        length = int(config.recs.history_length)
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
+        raise UserError(f"{config_path}: not a next_item config ({e})") from None
+    items_path = os.path.join(workdir, ITEMS_FILE)
+    try:
+        item_ids = movielens.read_items_file(items_path)
+    except (OSError, ValueError, KeyError) as e:
+        raise UserError(f"{items_path}: not an items file index,movieId,title,genres ({e})") from None
+    inputs = model.inputs
+    if len(inputs) != 1 or tuple(inputs[0].shape[1:]) != (length,) or str(inputs[0].dtype) != "int32":
+        raise UserError(f"{model_path}: inputs are {[(t.dtype, tuple(t.shape)) for t in inputs]}, "
+                        f"expected one int32 (batch, {length}) (config recs.history_length)")
+    outputs = model.outputs
+    if len(outputs) != 1 or tuple(outputs[0].shape[1:]) != (len(item_ids),):
+        raise UserError(f"{model_path}: output shape {[tuple(o.shape) for o in outputs]}, expected "
+                        f"(batch, {len(item_ids)}): one score per row of {items_path}")
+    split = movielens.protocol_split(movielens.load_interactions(config.data), config.recs)
+    if list(split.item_ids) != list(item_ids):
+        raise UserError(f"{items_path}: the data's catalogue differs from the one the model was "
+                        "trained on; check --data_dir")
+    return {"sequence_length": length, "output_size": len(item_ids), "items_path": items_path,
+            "split": split}
+
+
+def _recommender_serve(model):
+    def serve(item_ids):
+        return {RECOMMENDER_OUTPUT: model(item_ids, training=False)}
+
+    return serve
+
+
+def _recommender_evaluation(work: dict) -> dict:
+    from pipeline import ranking
+    from pipeline.models.sequential_recommender import left_pad
+
+    split = work["split"]
+    histories = split.test_histories()
+    inputs = {RECOMMENDER_INPUT: left_pad(histories, work["sequence_length"])}
+    scores = work["model"].predict(inputs[RECOMMENDER_INPUT], batch_size=256, verbose=0)
+    keras_result = ranking.ranking_metrics(scores, histories, split.test_targets)
+    return {"inputs": inputs, "expected": scores.astype(np.float32),
+            "labels": np.asarray(split.test_targets), "histories": histories,
+            "keras": keras_result}
+
+
+def _recommender_representative(work: dict, count: int) -> dict:
+    """Seeded histories for calibration: random users' training parts cut at random points."""
+    from pipeline.models.sequential_recommender import left_pad
+
+    train = work["split"].train
+    rng = np.random.RandomState(int(work["config"].seed))
+    users = rng.choice(len(train), size=count, replace=count > len(train))
+    histories = [train[u][:rng.randint(1, len(train[u]) + 1)] for u in users]
+    return {RECOMMENDER_INPUT: left_pad(histories, work["sequence_length"])}
+
+
+def _recommender_header(work: dict, model_sha256: str) -> dict:
+    config = work["config"]
+    export_config = config.get("export", ml_collections.ConfigDict())
+    length, size = work["sequence_length"], work["output_size"]
+    return {
+        "format_version": manifest_lib.FORMAT_VERSION,
+        "name": export_config.get("name", ""),
+        "description": export_config.get("description", ""),
+        "version": export_config.get("version", ""),
+        "author": export_config.get("author", ""),
+        "license": export_config.get("license", ""),
+        "task": "next_item",
+        "sequence_length": length,
+        "history_length": length,
+        "num_items": size,
+        "items_file": ITEMS_FILE,
+        "items_sha256": manifest_lib.sha256_file(work["items_path"]),
+        "items_format": "CSV with a header: index,movieId,title,genres; index = the model's "
+                        "vocabulary id (input ids and output positions); row 0 is padding and "
+                        "row 1 out-of-vocabulary (movieId empty)",
+        "pad_id": 0,
+        "oov_id": 1,
+        "size_budget_bytes": {v: int(float(export_config.get("int8_budget_mb", 2.0)) * 1_000_000)
+                              for v in ("int8_dynamic", "int8_full")},
+        "signature": SIGNATURE_KEY,
+        "inputs": [{"name": RECOMMENDER_INPUT, "dtype": "int32", "shape": [1, length],
+                    "meaning": "the user's last history_length liked items as vocabulary ids "
+                               "(movieId -> index through the items file; unknown -> 1), oldest "
+                               "first and newest last, left-padded with 0"}],
+        "output": {"name": RECOMMENDER_OUTPUT, "dtype": "float32", "shape": [1, size],
+                   "meaning": "score of every vocabulary id as the next item (higher is better); "
+                              "the app drops ids 0 and 1 and every item of the history, then "
+                              "takes the top 10 (ties to the lower index)"},
+        "source": {"model": os.path.abspath(work["model_path"]), "model_sha256": model_sha256},
+    }
+
+
+def _recommender_parity(path: str, evaluation: dict) -> dict:
+    """Top-10 lists (history excluded) and HR@10 of the file against the Keras model's."""
+    from pipeline import ranking
+
+    scores = run_tflite(path, evaluation["inputs"])
+    result = ranking.ranking_metrics(scores, evaluation["histories"], evaluation["labels"])
+    keras_result = evaluation["keras"]
+    diff = np.abs(scores - evaluation["expected"])
+    return {
+        "split": "test",
+        "users": int(len(scores)),
+        "top10_identical": float(np.mean(np.all(result["top"] == keras_result["top"], axis=1))),
+        "hr10": result["hr"],
+        "keras_hr10": keras_result["hr"],
+        "hr10_drop_points": round(100.0 * (keras_result["hr"] - result["hr"]), 4),
+        "ndcg10": result["ndcg"],
+        "keras_ndcg10": keras_result["ndcg"],
+        "max_abs_score_diff": float(diff.max()) if diff.size else 0.0,
+        "mean_abs_score_diff": float(diff.mean()) if diff.size else 0.0,
+    }
+
+
+def _recommender_summary(result: dict) -> str:
+    return (f"top-10 identical {result['top10_identical']:7.2%}  HR@10 {result['hr10']:.4f} "
+            f"(keras {result['keras_hr10']:.4f}, drop {result['hr10_drop_points']:+.2f} pts)")
+
+
+TASKS = {
+    "text_classification": ExportTask(
+        input_names=INPUT_NAMES, output_name=OUTPUT_NAME,
+        workdir_files=("vocab.txt", "labels.txt"), load=_load_text_classifier,
+        serve=_text_serve, evaluation=_text_evaluation, representative=_sample_train,
+        header=_header,
+        associated_files=lambda work: {"vocab.txt": work["vocab_path"],
+                                       "labels.txt": work["labels_path"]},
+        pack=_text_pack, verify=metadata_lib.verify,
+        parity=lambda path, ev: parity(path, ev["inputs"], ev["labels"], ev["expected"]),
+        summary=_text_summary),
+    "next_item": ExportTask(
+        input_names=(RECOMMENDER_INPUT,), output_name=RECOMMENDER_OUTPUT,
+        workdir_files=(ITEMS_FILE,), load=_load_recommender, serve=_recommender_serve,
+        evaluation=_recommender_evaluation, representative=_recommender_representative,
+        header=_recommender_header,
+        associated_files=lambda work: {ITEMS_FILE: work["items_path"]},
+        pack=lambda data, work: data,  # no TFLite metadata: the manifest names items.csv
+        verify=lambda path: None, parity=_recommender_parity, summary=_recommender_summary),
+}
 
 
 def _quiet_tensorflow() -> None:
