@@ -172,3 +172,26 @@ def test_every_code_point_pretokenizes_as_in_python(tmp_path, lowercase, strip_a
         assert different <= JDK17_NO_STRIP_DIFFERENCES, [hex(c) for c in sorted(different)][:20]
         if '"17.' in java:
             assert different == JDK17_NO_STRIP_DIFFERENCES
+
+
+def test_golden_command_errors_are_one_line(small_export, tmp_path):
+    from tests.conftest import assert_one_line_error, run
+    assert_one_line_error(run("export.golden", str(tmp_path / "nope")), "nope",
+                          "no such export folder")
+    (tmp_path / "empty").mkdir()
+    assert_one_line_error(run("export.golden", str(tmp_path / "empty")), "manifest.json",
+                          "export.convert")
+    export_dir, _ = small_export
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(export_dir.parent / "config.json", work / "config.json")
+    shutil.copytree(export_dir, work / "export")
+    manifest = json.loads((work / "export" / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["files"]["fp32.tflite"]
+    (work / "export" / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert_one_line_error(run("export.golden", str(work / "export")), "no fp32 .tflite")
+    assert not (work / "export" / "golden.json").exists()
+    r = run("export.golden", f"--rules_to={tmp_path / 'rules.json'}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    rules = json.loads((tmp_path / "rules.json").read_text(encoding="utf-8"))
+    assert len(rules["recommendation_rules"]["cases"]) == 200
