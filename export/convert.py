@@ -590,6 +590,13 @@ def export_workdir(workdir: str, variants=VARIANTS, representative_examples: int
             log(f"{name:<20} {os.path.getsize(path) / 1e6:8.3f} MB  {task.summary(result)}")
     finally:
         shutil.rmtree(temp_root, ignore_errors=True)
+    if "fp32.tflite" in results:
+        # Golden vectors for ports of the tokenizer/post-processing (android_demo/core).
+        from export import golden as golden_lib
+        dataset = work.get("dataset")
+        golden_lib.write_golden(export_dir, eval_texts=getattr(
+            getattr(dataset, "test", None), "texts", None))
+        log(f"wrote {export_dir}/golden.json")
     return {"export_dir": export_dir, "results": results, "failed": failed, "removed": removed}
 
 
