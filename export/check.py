@@ -6,7 +6,8 @@ Checks (each file of the manifest, or those named by `--files`):
   gpu       float files (fp32, fp16): compiled for LiteRT's GPU backend alone, every op on the
             GPU (`is_fully_accelerated()`), then run on the saved evaluation inputs
             (check_inputs.npz, at least 50) beside the CPU: max |Δ| ≤ 1e-4 with
-            GpuOptions(enforce_f32=True) and ≤ 2e-3 at default (fp16) precision. Needs a GPU or
+            GpuOptions(enforce_f32=True) and ≤ 2e-3 at default (fp16) precision (recommenders,
+            whose outputs are raw scores: per unit of the largest |score|). Needs a GPU or
             `eval "$(../shared/tools/lavapipe-gpu/setup.sh)"`; without any adapter it FAILs
             saying so. Results are recorded in the manifest (checks.gpu, checks.gpu_f32).
   nnapi=API the file meant for NNAPI (int8_full, traced for NNAPI) has no op that the NNAPI
@@ -210,12 +211,18 @@ class Gate:
         for name in floats:
             path = os.path.join(self.export_dir, name)
             for enforce_f32 in (True, False):
-                result = gpu.check_gpu(path, inputs, enforce_f32=enforce_f32)
+                # Recommenders output raw scores, not probabilities: the tolerance is then
+                # per unit of the largest |score| (fp16 keeps ~1e-3 relative precision).
+                result = gpu.check_gpu(path, inputs, enforce_f32=enforce_f32,
+                                       relative=self.recommender)
                 gpu.record(self.export_dir, result)
                 mode = "enforce_f32" if enforce_f32 else "default precision"
                 if result.ok:
+                    limit = (f"{result.tolerance:g} x max |score| "
+                             f"{max(1.0, result.max_abs_reference):.3g}" if result.relative
+                             else f"{result.tolerance:g}")
                     figure = (f"fully accelerated ({why}); {mode}: max |Δ| "
-                              f"{result.max_abs_diff:.2g} ≤ {result.tolerance:g} over "
+                              f"{result.max_abs_diff:.2g} ≤ {limit} over "
                               f"{result.num_inputs} inputs")
                 else:
                     figure = f"{mode}: {result.error}"

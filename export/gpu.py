@@ -72,14 +72,17 @@ class GpuReport:
     fully_accelerated: bool
     max_abs_diff: float          # over all inputs and outputs, GPU vs CPU (nan when not run)
     num_inputs: int              # inputs actually compared
-    tolerance: float
+    tolerance: float             # absolute, or per unit of max_abs_reference when relative
     ok: bool                     # fully accelerated, every input ran, max_abs_diff <= tolerance
+    relative: bool = False       # tolerance scaled by max(1, max |CPU output|) (score outputs)
+    max_abs_reference: float = float("nan")  # max |CPU output| over all inputs
     error: Optional[str] = None  # why not ok (the GPU backend's own words where it gave any)
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)
-        if not np.isfinite(d["max_abs_diff"]):
-            d["max_abs_diff"] = None  # JSON has no NaN
+        for key in ("max_abs_diff", "max_abs_reference"):
+            if not np.isfinite(d[key]):
+                d[key] = None  # JSON has no NaN
         return d
 
 
@@ -184,7 +187,8 @@ def gpu_available(timeout: float = 180) -> tuple[bool, str]:
     return _gpu_available(float(timeout))
 
 
-def check_gpu(tflite_path, inputs: list, enforce_f32: bool, timeout: float = 600) -> GpuReport:
+def check_gpu(tflite_path, inputs: list, enforce_f32: bool, timeout: float = 600,
+              relative: bool = False) -> GpuReport:
     """Compiles `tflite_path` for the GPU backend alone and, when every op is on it, runs every
     input (a dict of input name -> array, e.g. int32 [1, L]) there and on the CPU.
 
@@ -193,7 +197,8 @@ def check_gpu(tflite_path, inputs: list, enforce_f32: bool, timeout: float = 600
     path = os.path.abspath(os.fspath(tflite_path))
     tolerance = TOLERANCE_ENFORCE_F32 if enforce_f32 else TOLERANCE_DEFAULT
     report = GpuReport(file=path, enforce_f32=bool(enforce_f32), fully_accelerated=False,
-                       max_abs_diff=float("nan"), num_inputs=0, tolerance=tolerance, ok=False)
+                       max_abs_diff=float("nan"), num_inputs=0, tolerance=tolerance, ok=False,
+                       relative=bool(relative))
     if not os.path.isfile(path):
         report.error = f"{path}: no such file"
         return report
@@ -215,15 +220,19 @@ def check_gpu(tflite_path, inputs: list, enforce_f32: bool, timeout: float = 600
         if gpu and len(gpu) == len(cpu):
             report.max_abs_diff = float(max(np.max(np.abs(g.astype(np.float64) - c))
                                             for g, c in zip(gpu, cpu)))
+            report.max_abs_reference = float(max(np.max(np.abs(c)) for c in cpu))
         report.num_inputs = int(result.get("ran", 0))
+    scale = max(1.0, report.max_abs_reference) if relative and np.isfinite(
+        report.max_abs_reference) else 1.0
     if report.fully_accelerated and report.error is None:
         if report.num_inputs != len(inputs):
             report.error = f"only {report.num_inputs} of {len(inputs)} inputs ran"
         elif not np.isfinite(report.max_abs_diff) and inputs:
             report.error = "GPU outputs are not finite"
-        elif inputs and report.max_abs_diff > tolerance:
+        elif inputs and report.max_abs_diff > tolerance * scale:
             report.error = (f"GPU differs from CPU by {report.max_abs_diff:.3g} > tolerance "
-                            f"{tolerance:g}")
+                            f"{tolerance * scale:.3g}"
+                            + (f" ({tolerance:g} x max |output| {scale:.3g})" if relative else ""))
     report.ok = bool(report.fully_accelerated and report.error is None and inputs)
     if report.ok is False and report.error is None:
         report.error = "no inputs to compare"

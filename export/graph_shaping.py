@@ -71,17 +71,29 @@ def _batch_one_attention(original, penalty):
         bias = None
         if attention_mask is not None:
             mask = ops.cast(attention_mask, "float32")           # [1, T or 1, S]
-            bias = ops.reshape((mask - 1.0) * penalty, tuple(mask.shape[-2:]))
+            static = tf.get_static_value(mask)                    # a causal mask is constant
+            if static is not None:
+                bias = ((static - 1.0) * penalty).reshape(tuple(mask.shape[-2:]))
+            else:
+                bias = ops.reshape((mask - 1.0) * penalty, tuple(mask.shape[-2:]))
         if use_causal_mask:
             causal = ((np.tril(np.ones((t, s), np.float32), s - t) - 1.0) * penalty)
             bias = causal if bias is None else bias + causal
+        # A constant bias (a causal mask) is added to the scores flattened to [1, T*S]: the
+        # LiteRT GPU backend computes an ADD of a [T, S] run-time tensor and a [T, S] constant
+        # wrongly (see tests/test_gpu.py), and the converter cannot fold this reshape away.
+        constant_bias = isinstance(bias, np.ndarray)
+        if constant_bias:
+            bias = np.broadcast_to(bias, (t, s)).reshape(1, t * s).astype(np.float32)
         outputs = []
         for h in range(heads):
             q = ops.reshape(query[:, :, h:h + 1, :], (t, key_dim))
             k = ops.reshape(key[:, :, h:h + 1, :], (s, key_dim))
             v = ops.reshape(value[:, :, h:h + 1, :], (s, value_dim))
             scores = tf.matmul(q, k, transpose_b=True)             # [T, S]
-            if bias is not None:
+            if constant_bias:
+                scores = ops.reshape(ops.reshape(scores, (1, t * s)) + bias, (t, s))
+            elif bias is not None:
                 scores = scores + bias
             probabilities = ops.softmax(scores, axis=-1)
             # p @ v as (v^T @ p^T)^T: a matmul with transpose_b and a run-time left operand is

@@ -37,7 +37,11 @@ class FlatTokenEmbedding(keras_hub.layers.ReversibleEmbedding):
         length = inputs.shape[-1]
         flat = ops.reshape(ops.cast(inputs, "int32"), (-1,))
         # tf.gather, not ops.take: take's negative-index handling adds LESS/ADD/SELECT ops.
-        vectors = tf.gather(self.embeddings, flat)
+        # Gathering rows of the [1, V, H] table on axis 1 gives a [1, B*L, H] result: with a
+        # 2-D [B*L, H] result the converter folds the reshape away, and the LiteRT GPU backend
+        # computes a later ADD of that 2-D tensor and an [L, H] constant (the positions)
+        # wrongly (see tests/test_gpu.py).
+        vectors = tf.gather(ops.expand_dims(self.embeddings, 0), flat, axis=1)
         return ops.reshape(vectors, (-1, length, self.output_dim))
 
     def compute_output_shape(self, input_shape, reverse=False):
