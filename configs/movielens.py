@@ -1,7 +1,8 @@
 """MovieLens next-item recommendations (protocol P), evaluated on each user's last rating.
 
 Offline: --config.data.dir=<a GroupLens folder: ml-latest-small, ml-latest, ml-100k or ml-1m>
-or $PIPELINE_DATA_DIR/ml-latest-small. Online: TFDS movielens/latest-small-ratings.
+or $PIPELINE_DATA_DIR/ml-latest-small. Online: TFDS movielens/latest-small-ratings (needs tensorflow-datasets; untested offline).
+Settings chosen on validation HR@10 only (benchmarks/recommendation.md lists what was tried).
 """
 
 from pipeline.config_defaults import default_config
@@ -14,20 +15,23 @@ def get_config():
     c.data.subdir = "ml-latest-small"
     c.data.tfds_name = "movielens/latest-small-ratings"
     c.model.num_layers = 2
-    c.model.hidden_dim = 64
+    c.model.hidden_dim = 128
     c.model.num_heads = 2
     c.model.intermediate_dim = 256
     c.model.dropout = 0.3
+    c.model.activation = "relu"  # NNAPI has no GELU
     c.train.batch_size = 64
-    c.train.epochs = 30
+    c.train.epochs = 12
     c.train.learning_rate = 1e-3
     c.train.warmup_fraction = 0.05
-    c.train.weight_decay = 0.1
+    c.train.weight_decay = 0.01
     c.train.checkpoint_every_steps = 500
     c.recs.history_length = 50
     c.recs.num_seeds = 3
-    c.recs.window_stride = 25
-    c.recs.label_smoothing = 0.1
+    c.recs.window_stride = 50
+    c.recs.exclude_seen_in_loss = True
+    c.recs.label_smoothing = 0.0
+    c.recs.init_embeddings = "ppmi"
     c.recs.patience = 4
     c.export.name = "MovieLens next movie"
     c.export.description = ("Scores every movie as the next one a user will watch, "

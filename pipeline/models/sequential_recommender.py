@@ -13,7 +13,8 @@ Choices made for the delegates, at the source: item embeddings gather on 1-D ids
 (`FlatTokenEmbedding`), position embeddings are a weight added whole, the causal mask is a
 constant and there is no padding mask (padding is item 0, whose embedding is learned; with the
 newest item always at position H-1 the model needs no mask to find it), the last position is
-sliced as [B, 1, D] then reshaped, no int64, rank <= 4.
+sliced as [B, 1, D] with non-negative bounds then reshaped, ReLU (NNAPI has no GELU), no int64,
+rank <= 4.
 """
 
 import keras
@@ -40,6 +41,13 @@ class PositionEmbeddingAndCausalMask(keras.layers.Layer):
 
     def call(self, item_vectors):
         causal = np.tril(np.ones((1, self.history_length, self.history_length), "int32"))
+        if item_vectors.shape[0] == 1:
+            # Batch 1 (the exported graph): add on [H, D]. The LiteRT GPU backend computes the
+            # [1, H, D] + constant [1, H, D] ADD wrongly after the GATHER (measured: 0.05-0.5
+            # off from the CPU); the rank-2 ADD matches it exactly.
+            flat = ops.reshape(item_vectors, (self.history_length, self.hidden_dim))
+            summed = ops.reshape(flat + self.positions, (1, self.history_length, self.hidden_dim))
+            return summed, ops.convert_to_tensor(causal)
         return item_vectors + self.positions, ops.convert_to_tensor(causal)
 
     def compute_output_shape(self, input_shape):
@@ -61,7 +69,8 @@ class SequentialRecommender(keras_hub.models.Backbone):
     """
 
     def __init__(self, vocabulary_size, history_length, num_layers=2, hidden_dim=64, num_heads=2,
-                 intermediate_dim=256, dropout=0.2, all_positions=False, **kwargs):
+                 intermediate_dim=256, dropout=0.2, activation="relu", all_positions=False,
+                 **kwargs):
         item_ids = keras.Input(shape=(history_length,), dtype="int32", name="item_ids")
         item_embedding = FlatTokenEmbedding(
             vocabulary_size, hidden_dim, tie_weights=True,
@@ -73,14 +82,15 @@ class SequentialRecommender(keras_hub.models.Backbone):
         for i in range(num_layers):
             x = keras_hub.layers.TransformerEncoder(
                 intermediate_dim=intermediate_dim, num_heads=num_heads, dropout=dropout,
-                activation="gelu", normalize_first=True, layer_norm_epsilon=1e-6,
+                activation=activation, normalize_first=True, layer_norm_epsilon=1e-6,
                 kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
                 name=f"transformer_layer_{i}")(x, attention_mask=causal_mask)
         x = keras.layers.LayerNormalization(epsilon=1e-6, name="final_layer_norm")(x)
         if not all_positions:
             # The last position as [B, 1, D] then reshaped: a slice that drops the axis
             # (shrink_axis_mask) is refused by the LiteRT GPU backend.
-            x = ops.reshape(x[:, -1:, :], (-1, hidden_dim))
+            # Static, non-negative slice bounds: the GPU backend misreads a begin index of -1.
+            x = ops.reshape(x[:, history_length - 1:history_length, :], (-1, hidden_dim))
         scores = item_embedding(x, reverse=True)
         super().__init__(inputs=item_ids, outputs=scores, **kwargs)
         self.item_embedding = item_embedding
@@ -91,6 +101,7 @@ class SequentialRecommender(keras_hub.models.Backbone):
         self.num_heads = num_heads
         self.intermediate_dim = intermediate_dim
         self.dropout = dropout
+        self.activation = activation
         self.all_positions = all_positions
 
     def get_config(self):
@@ -98,7 +109,7 @@ class SequentialRecommender(keras_hub.models.Backbone):
                 "history_length": self.history_length, "num_layers": self.num_layers,
                 "hidden_dim": self.hidden_dim, "num_heads": self.num_heads,
                 "intermediate_dim": self.intermediate_dim, "dropout": self.dropout,
-                "all_positions": self.all_positions}
+                "activation": self.activation, "all_positions": self.all_positions}
 
 
 def build_trainer(model_config, vocabulary_size: int, history_length: int) -> SequentialRecommender:
@@ -107,7 +118,8 @@ def build_trainer(model_config, vocabulary_size: int, history_length: int) -> Se
         vocabulary_size=vocabulary_size, history_length=history_length,
         num_layers=model_config.num_layers, hidden_dim=model_config.hidden_dim,
         num_heads=model_config.num_heads, intermediate_dim=model_config.intermediate_dim,
-        dropout=model_config.dropout, all_positions=True, name="next_item_trainer")
+        dropout=model_config.dropout, activation=model_config.activation, all_positions=True,
+        name="next_item_trainer")
 
 
 def scorer_like(trainer: SequentialRecommender) -> SequentialRecommender:
