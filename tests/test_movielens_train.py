@@ -4,6 +4,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 from tests.conftest import REPO, run, shared_dataset
 
@@ -15,13 +16,21 @@ TINY = ("--config.model.num_layers=1", "--config.model.hidden_dim=32",
         "--config.train.learning_rate=0.005")
 
 
-def test_train_resume_and_evaluate_on_ml_latest_small(tmp_path):
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny recommender trained on ml-latest-small (2 seeds, 30 steps each): (workdir, args)."""
     data = shared_dataset("ml-latest-small")
-    workdir = tmp_path / "recs"
+    workdir = tmp_path_factory.mktemp("recs") / "movielens"
     args = ("pipeline.train", f"--config={CONFIG}", f"--workdir={workdir}",
             f"--config.data.dir={data}", *TINY)
     r = run(*args)
     assert r.returncode == 0, r.stderr[-3000:]
+    return workdir, args
+
+
+def test_train_resume_and_evaluate_on_ml_latest_small(trained):
+    workdir, args = trained
+    data = shared_dataset("ml-latest-small")
     for name in ("config.json", "split.json", "items.csv", "model.keras", "metrics.json",
                  "training_curves.png", "next_item_seed0/model.keras", "next_item_seed0/best.json",
                  "next_item_seed1/history.csv"):
@@ -53,3 +62,27 @@ def test_train_resume_and_evaluate_on_ml_latest_small(tmp_path):
     for seed, values in metrics["model"]["per_seed"].items():
         assert np.allclose([evaluated["model"]["per_seed"][seed][k] for k in ("hr", "ndcg", "mrr")],
                            [values[k] for k in ("hr", "ndcg", "mrr")], atol=1e-6)
+
+
+def test_export_convert_writes_the_recommender_files(trained):
+    """The same `python -m export.convert` on a next_item workdir: [1, H] ids -> [1, V] scores."""
+    from export import tflite_io
+
+    workdir, _ = trained
+    r = run("export.convert", f"--workdir={workdir}", "--variants=fp32,int8_dynamic,int8_full",
+            "--representative_examples=50")
+    assert r.returncode == 0, r.stderr[-3000:]
+    export_dir = workdir / "export"
+    manifest = json.loads((export_dir / "manifest.json").read_text())
+    assert manifest["task"] == "next_item" and manifest["history_length"] == 20
+    assert manifest["items_file"] == "items.csv" and manifest["num_items"] == 9683
+    assert (export_dir / "items.csv").read_bytes() == (workdir / "items.csv").read_bytes()
+    assert manifest["inputs"][0]["name"] == "item_ids" and manifest["output"]["shape"] == [1, 9683]
+    for variant in ("fp32", "int8_dynamic", "int8_full"):
+        info = tflite_io.read_model(str(export_dir / f"{variant}.tflite"))
+        assert [(t.name, t.dtype, t.shape) for t in info.inputs] == [("item_ids", "int32", (1, 20))]
+        assert [(t.name, t.dtype, t.shape) for t in info.outputs] == [("scores", "float32", (1, 9683))]
+        assert tflite_io.static_problems(info, gather_1d=variant != "int8_full") == []
+        parity = manifest["files"][f"{variant}.tflite"]["checks"]["parity"]
+        assert parity["users"] == 610 and "hr10_drop_points" in parity
+    assert manifest["files"]["fp32.tflite"]["checks"]["parity"]["top10_identical"] >= 0.99
