@@ -23,9 +23,10 @@ def leaf_keys(c, prefix=""):
     return out
 
 
-def test_shipped_configs_are_the_four_tasks():
+def test_shipped_configs_are_the_tasks():
     assert {os.path.basename(p) for p in CONFIGS} == {
-        "assistant_intents.py", "sst2.py", "bbc_news.py", "thucnews_zh.py"}
+        "assistant_intents.py", "sst2.py", "bbc_news.py", "thucnews_zh.py", "movielens.py",
+        "ci_tiny.py"}
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
@@ -34,8 +35,14 @@ def test_config_loads_and_keeps_the_default_fields(path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     config = module.get_config()
-    assert config.data.name in FORMATS
     assert sorted(leaf_keys(config)) == sorted(leaf_keys(default_config()))
+    if config.task == "next_item":
+        from pipeline.data import movielens
+        assert config.data.name in movielens.FORMATS
+        assert config.recs.history_length > 0 and config.recs.num_seeds >= 1
+        return
+    assert config.task == "text_classification"
+    assert config.data.name in FORMATS
     assert config.stages.finetune or config.stages.distill
     assert config.tokenizer.vocabulary_size <= 16000
 
