@@ -2,6 +2,7 @@
 
     python -m export.predict runs/intents/export/int8_full.tflite "wake me up at 7" "call mom"
     python -m export.predict model.tflite "some text" --top_k=1 --json
+    python -m export.predict runs/movielens/export/fp32.tflite --liked 1,260,1196
 
 Everything the file needs travels inside it: the vocabulary and the labels are the associated
 files packed in its TFLite metadata (a zip archive appended to the flatbuffer, which is the
@@ -23,11 +24,22 @@ Layout, so that other kinds of exported model fit beside the classifier: `Packed
 file (runtime, interpreter, packed files, inputs by name); `Classifier` adds the tokenizer and
 the labels; the command picks the mode (`MODES`) and prints. Bad input (missing file, not a
 TFLite file, nothing packed, no text) is one `error:` line on stderr and exit code 2.
+
+Recommenders (`--liked`, MovieLens movie ids oldest first): the model takes `item_ids` int32
+[1, H], the last H liked movies as catalogue indices, newest last, left-padded with 0; it
+returns a score per catalogue index. The catalogue is `items.csv` (index,movieId,title,genres;
+0 = padding, 1 = out of catalogue) packed in the file or beside it (export.convert writes it
+next to the model). Padding, the out-of-catalogue row and every liked movie are left out, and
+the ten best are printed with their titles (exact score ties to the lower index, i.e. the
+lower movieId, as protocol P ranks). A movie id that is not in the catalogue, or no id at
+all, is one `error:` line and exit code 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import os
 import sys
@@ -40,7 +52,10 @@ from export import wordpiece
 
 VOCABULARY_FILE = "vocab.txt"
 LABELS_FILE = "labels.txt"
+ITEMS_FILE = "items.csv"
 TEXT_INPUTS = ("token_ids", "padding_mask", "segment_ids")
+RECOMMENDER_INPUT = "item_ids"
+PAD_INDEX, OOV_INDEX = 0, 1
 # The pipeline's tokenizer (README "Tokenizer rules"): BERT uncased WordPiece. The TFLite
 # metadata's BertTokenizerOptions carries only the vocabulary, so these are fixed here.
 DEFAULT_TOKENIZER_OPTIONS = {"lowercase": True, "strip_accents": True, "split_on_cjk": True}
@@ -165,7 +180,7 @@ class PackedModel:
 def _signature_key(tensor_name: str) -> str:
     """`token_ids` for `token_ids` or TFLite's default `serving_default_token_ids:0`."""
     name = tensor_name.split(":")[0]
-    for key in TEXT_INPUTS:
+    for key in (*TEXT_INPUTS, RECOMMENDER_INPUT):
         if name == key or name.endswith("_" + key):
             return key
     return name
@@ -220,6 +235,71 @@ class Classifier:
         return out
 
 
+class Recommender:
+    """A next-item recommender exported by `export.convert`: liked movie ids in, top ten out.
+
+        Recommender("fp32.tflite").recommend([1, 260, 1196], top_k=10)
+        # [{"movie_id": 1210, "title": "Star Wars: Episode VI ...", "genres": ..., "score": ...}]
+    """
+
+    def __init__(self, path: str, num_threads: int | None = None):
+        self.model = PackedModel(path, num_threads=num_threads)
+        self.model.require_inputs((RECOMMENDER_INPUT,), "recommender exported by export.convert")
+        self.history_length = self.model.input_shape(RECOMMENDER_INPUT)[-1]
+        self.items, self.items_source = self._read_items()
+        width = int(self.model.outputs[0]["shape"][-1])
+        if width != len(self.items):
+            raise PredictError(f"{self.items_source}: {len(self.items)} rows but the model "
+                               f"scores {width} items; it belongs to another export")
+        self.index_of = {row["movie_id"]: i for i, row in enumerate(self.items)
+                         if row["movie_id"] is not None}
+
+    def _read_items(self):
+        if ITEMS_FILE in self.model.packed:
+            data, source = self.model.packed[ITEMS_FILE], f"{self.model.path}!{ITEMS_FILE}"
+        else:
+            source = os.path.join(os.path.dirname(os.path.abspath(self.model.path)), ITEMS_FILE)
+            if not os.path.isfile(source):
+                raise PredictError(f"{self.model.path}: no {ITEMS_FILE} packed in it or beside "
+                                   f"it (the catalogue: index,movieId,title,genres); {EXPORT_HINT}")
+            with open(source, "rb") as f:
+                data = f.read()
+        try:
+            rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
+            items = [{"movie_id": int(r["movieId"]) if r["movieId"] else None,
+                      "title": r.get("title", ""), "genres": r.get("genres", "")} for r in rows]
+            if [int(r["index"]) for r in rows] != list(range(len(rows))):
+                raise ValueError("the index column is not 0, 1, 2, ...")
+        except (UnicodeDecodeError, KeyError, TypeError, ValueError) as e:
+            raise PredictError(f"{source}: not an items file index,movieId,title,genres "
+                               f"({e})") from None
+        return items, source
+
+    def encode(self, liked: Sequence[int]) -> np.ndarray:
+        """int32 [1, H]: the last H liked movies as catalogue indices, newest last, 0-padded
+        on the left; PredictError naming any id outside the catalogue."""
+        if not liked:
+            raise PredictError("--liked: no movie ids given (e.g. --liked 1,260,1196)")
+        unknown = [m for m in liked if m not in self.index_of]
+        if unknown:
+            shown = ", ".join(str(m) for m in unknown[:10])
+            raise PredictError(f"--liked: movie id(s) {shown} not in the catalogue of "
+                               f"{self.items_source} ({len(self.index_of)} movies)")
+        indices = [self.index_of[m] for m in liked][-self.history_length:]
+        row = [PAD_INDEX] * (self.history_length - len(indices)) + indices
+        return np.array([row], np.int32)
+
+    def recommend(self, liked: Sequence[int], top_k: int = 10) -> list[dict]:
+        """The `top_k` best unseen movies, best first (ties to the lower index / movieId)."""
+        scores = self.model.run({RECOMMENDER_INPUT: self.encode(liked)})[0].astype(np.float64)
+        scores[[PAD_INDEX, OOV_INDEX]] = -np.inf
+        scores[[self.index_of[m] for m in liked]] = -np.inf
+        order = np.argsort(-scores, kind="stable")[:max(1, top_k)]
+        return [{"movie_id": self.items[i]["movie_id"], "title": self.items[i]["title"],
+                 "genres": self.items[i]["genres"], "score": float(scores[i])}
+                for i in order if np.isfinite(scores[i])]
+
+
 # ---------------------------------------------------------------------------------------------
 # The command
 # ---------------------------------------------------------------------------------------------
@@ -243,9 +323,30 @@ def print_classifications(outcome: dict) -> None:
             print(f"  {p['label']:<{width}}  {p['score']:.4f}")
 
 
-# Each mode: (runs it -> JSON-able outcome, prints the outcome). A recommendation model's mode
-# goes here beside the classifier's, chosen by its own flag.
-MODES = {"classify": (classify_command, print_classifications)}
+def recommend_command(args: argparse.Namespace) -> dict:
+    """The recommender mode: {"model", "runtime", "liked", "recommendations": [...]}."""
+    if args.texts:
+        raise PredictError("--liked takes movie ids, not texts; give one or the other")
+    try:
+        liked = [int(part) for part in args.liked.split(",") if part.strip()]
+    except ValueError:
+        raise PredictError(f"--liked={args.liked}: not a comma-separated list of movie ids "
+                           "(e.g. --liked 1,260,1196)") from None
+    recommender = Recommender(args.model, num_threads=args.num_threads)
+    top_k = args.top_k if args.top_k_given else 10
+    return {"model": args.model, "runtime": recommender.model.runtime, "liked": liked,
+            "recommendations": recommender.recommend(liked, top_k)}
+
+
+def print_recommendations(outcome: dict) -> None:
+    for rank, r in enumerate(outcome["recommendations"], 1):
+        print(f"{rank:>2}. {r['title']}  [{r['genres']}]  (movieId {r['movie_id']}, "
+              f"score {r['score']:.3f})")
+
+
+# Each mode: (runs it -> JSON-able outcome, prints the outcome), chosen by the flags.
+MODES = {"classify": (classify_command, print_classifications),
+         "recommend": (recommend_command, print_recommendations)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -255,7 +356,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "in the file); needs only a TFLite runtime and numpy.")
     parser.add_argument("model", help="a .tflite file written by python -m export.convert")
     parser.add_argument("texts", nargs="*", help="texts to classify")
-    parser.add_argument("--top_k", type=int, default=3, help="labels shown per text (default 3)")
+    parser.add_argument("--liked", default=None,
+                        help="recommenders: liked MovieLens movie ids, oldest first, e.g. "
+                             "1,260,1196 (prints the ten best unseen movies)")
+    parser.add_argument("--top_k", type=int, default=None,
+                        help="labels shown per text (default 3), or recommendations (default 10)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--num_threads", type=int, default=None,
                         help="interpreter threads (default: the runtime's)")
@@ -271,12 +376,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     parser.error = _fail  # argparse's own usage errors: one line, exit 2
     args = parser.parse_args(argv)
+    args.top_k_given = args.top_k is not None
+    if args.top_k is None:
+        args.top_k = 3
     try:
         if args.top_k < 1:
             raise PredictError(f"--top_k={args.top_k}: must be at least 1")
         if args.num_threads is not None and args.num_threads < 1:
             raise PredictError(f"--num_threads={args.num_threads}: must be at least 1")
-        run, show = MODES["classify"]
+        run, show = MODES["recommend" if args.liked is not None else "classify"]
         outcome = run(args)
     except PredictError as e:
         _fail(str(e))

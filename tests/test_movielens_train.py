@@ -86,3 +86,55 @@ def test_export_convert_writes_the_recommender_files(trained):
         parity = manifest["files"][f"{variant}.tflite"]["checks"]["parity"]
         assert parity["users"] == 610 and "hr10_drop_points" in parity
     assert manifest["files"]["fp32.tflite"]["checks"]["parity"]["top10_identical"] >= 0.99
+
+
+def test_predict_liked_prints_ten_unseen_movies_with_titles(trained):
+    """`python -m export.predict <recommender.tflite> --liked ...`: the Keras model's own ten
+    best unseen movies (ties to the lower index), with titles; bad ids are one line, exit 2."""
+    from export.predict import Recommender
+    from pipeline import training
+    from tests.conftest import assert_one_line_error
+
+    workdir, _ = trained
+    export_dir = workdir / "export"
+    if not (export_dir / "fp32.tflite").exists():
+        pytest.skip("needs the export of test_export_convert_writes_the_recommender_files")
+    liked = [1, 260, 1196]
+    r = run("export.predict", str(export_dir / "fp32.tflite"), "--liked", "1,260,1196", "--json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = json.loads(r.stdout)["recommendations"]
+    assert len(got) == 10 and not {g["movie_id"] for g in got} & set(liked)
+    assert all(g["title"] for g in got)
+
+    recommender = Recommender(str(export_dir / "fp32.tflite"))
+    ids = recommender.encode(liked)
+    assert ids.shape == (1, 20) and list(ids[0, :17]) == [0] * 17  # left-padded, newest last
+    scores = training.load_model(str(workdir / "model.keras")).predict(ids, verbose=0)[0]
+    scores[[0, 1, *ids[0, -3:]]] = -np.inf
+    want = [recommender.items[i]["movie_id"] for i in np.argsort(-scores, kind="stable")[:10]]
+    assert [g["movie_id"] for g in got] == want
+
+    text = run("export.predict", str(export_dir / "fp32.tflite"), "--liked", "1,260,1196")
+    assert text.returncode == 0 and len(text.stdout.strip().splitlines()) == 10
+    assert got[0]["title"] in text.stdout
+    assert_one_line_error(run("export.predict", str(export_dir / "int8_full.tflite"),
+                              "--liked", "1,99999999"), "99999999", "not in the catalogue")
+    assert_one_line_error(run("export.predict", str(export_dir / "fp32.tflite"), "--liked", ""),
+                          "no movie ids")
+    assert_one_line_error(run("export.predict", str(export_dir / "fp32.tflite"), "--liked",
+                              "1,two"), "comma-separated")
+
+
+def test_gate_on_the_recommender_export(trained):
+    """export.check on a next_item export: int8_full NNAPI-clean at API 30, parity rules of
+    recommenders, items.csv as the metadata check."""
+    workdir, _ = trained
+    export_dir = workdir / "export"
+    if not (export_dir / "int8_full.tflite").exists():
+        pytest.skip("needs the export of test_export_convert_writes_the_recommender_files")
+    r = run("export.check", str(export_dir), "--require=nnapi=30,parity,metadata")
+    assert r.returncode == 0, r.stdout + r.stderr[-2000:]
+    lines = r.stdout.splitlines()
+    assert any(l.startswith("PASS nnapi") and "int8_full.tflite" in l for l in lines), lines
+    assert any(l.startswith("PASS parity") and "top-10 lists identical" in l for l in lines)
+    assert any(l.startswith("PASS metadata") and "items.csv" in l for l in lines)
