@@ -186,6 +186,7 @@ def test_golden_command_errors_are_one_line(small_export, tmp_path):
     work.mkdir()
     shutil.copy(export_dir.parent / "config.json", work / "config.json")
     shutil.copytree(export_dir, work / "export")
+    (work / "export" / "golden.json").unlink(missing_ok=True)  # export.convert wrote one
     manifest = json.loads((work / "export" / "manifest.json").read_text(encoding="utf-8"))
     del manifest["files"]["fp32.tflite"]
     (work / "export" / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
