@@ -276,8 +276,8 @@ def convert_to_bytes(saved_model_dir: str, variant: str, representative_inputs=N
 def check_file(info: tflite_io.ModelInfo, variant: str, sequence_length: int,
                num_classes: int, input_names=INPUT_NAMES, output_name=OUTPUT_NAME) -> list:
     """Static problems of a converted file ([] = fine); `num_classes` is the output width."""
-    target = graph_shaping.TARGET_OF_VARIANT.get(variant, graph_shaping.GPU)
-    problems = tflite_io.static_problems(info, gather_1d=target == graph_shaping.GPU)
+    target = graph_shaping.TARGETS[graph_shaping.TARGET_OF_VARIANT.get(variant, graph_shaping.GPU)]
+    problems = tflite_io.static_problems(info, gather_1d=target.flat_token_ids)
     sig = info.signatures.get(SIGNATURE_KEY)
     if sig is None or sorted(sig["inputs"]) != sorted(input_names) \
             or list(sig["outputs"]) != [output_name]:

@@ -23,7 +23,12 @@ this module change how two things are written, with the same weights and the sam
   the NNAPI delegate rejects an int32 RESHAPE but takes GATHER with [1, L] indices, so NNAPI
   graphs gather on the ids as they come.
 
-Targets: GPU for the float variants (fp32, fp16, int8_dynamic), NNAPI for int8_full.
+* The float16-weights file: LiteRT's GPU backend refuses a GATHER whose table is a DEQUANTIZEd
+  float16 constant ("GATHER: Input / output dtype mismatch"), so its graph (GPU_FP16) adds a
+  run-time zero, `min(ids[0, 0], 0)` as float, to the table before the gather: the table is
+  then an ordinary float tensor (one ADD over V x H values per invoke).
+
+Targets: GPU for fp32 and int8_dynamic, GPU_FP16 for fp16, NNAPI for int8_full.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import dataclasses
 import numpy as np
 
 GPU = "gpu"
+GPU_FP16 = "gpu_fp16"
 NNAPI = "nnapi"
 FLOAT_MASK_PENALTY = 1e4
 INT8_MASK_PENALTY = 30.0
@@ -43,14 +49,16 @@ INT8_MASK_PENALTY = 30.0
 class Target:
     name: str
     mask_penalty: float
-    flat_token_ids: bool
+    flat_token_ids: bool          # gather on 1-D ids (the GPU backend's GATHER)
+    runtime_table: bool = False   # the gather table goes through a run-time ADD first
 
 
 TARGETS = {
     GPU: Target(GPU, FLOAT_MASK_PENALTY, flat_token_ids=True),
+    GPU_FP16: Target(GPU_FP16, FLOAT_MASK_PENALTY, flat_token_ids=True, runtime_table=True),
     NNAPI: Target(NNAPI, INT8_MASK_PENALTY, flat_token_ids=False),
 }
-TARGET_OF_VARIANT = {"fp32": GPU, "fp16": GPU, "int8_dynamic": GPU, "int8_full": NNAPI}
+TARGET_OF_VARIANT = {"fp32": GPU, "fp16": GPU_FP16, "int8_dynamic": GPU, "int8_full": NNAPI}
 
 
 def _batch_one_attention(original, penalty):
@@ -173,6 +181,8 @@ def traced_for(target: str):
             attention._compute_attention_mask)))
         stack.enter_context(_patched(student.FlatTokenEmbedding, "flat_token_ids",
                                      spec.flat_token_ids))
+        stack.enter_context(_patched(student.FlatTokenEmbedding, "runtime_table",
+                                     spec.runtime_table))
         for module in (transformer_encoder, transformer_decoder):
             if hasattr(module, "merge_padding_and_attention_mask"):
                 stack.enter_context(_patched(module, "merge_padding_and_attention_mask",

@@ -38,14 +38,14 @@ def test_nnapi_below_the_reachable_level_fails_with_exit_1(small_export):
 
 def test_gpu_gate_on_fp32(small_export):
     from export import gpu
-    r = gate(small_export[0], "--require=gpu", "--files=fp32.tflite")
+    r = gate(small_export[0], "--require=gpu", "--files=fp32.tflite,fp16.tflite")
     ok, why = gpu.gpu_available()
     if not ok:
         assert r.returncode == 1 and "not run" in r.stdout and why in r.stdout, r.stdout
         pytest.skip(why)
     assert r.returncode == 0, r.stdout + r.stderr[-2000:]
     lines = [l for l in r.stdout.splitlines() if l.startswith("PASS gpu")]
-    assert len(lines) == 2 and all("fully accelerated" in l for l in lines), r.stdout
+    assert len(lines) == 4 and all("fully accelerated" in l for l in lines), r.stdout
     manifest = json.loads((small_export[0] / "manifest.json").read_text())
     checks = manifest["files"]["fp32.tflite"]["checks"]
     assert checks["gpu_f32"]["ok"] and checks["gpu_f32"]["max_abs_diff"] <= 1e-4

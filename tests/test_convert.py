@@ -98,7 +98,7 @@ def test_manifest_describes_each_file(workdir, exported):
             assert nnapi["at_api"]["30"] == {"ok": True, "ops": sum(entry["ops"].values()),
                                              "partitions": 1, "fallbacks": []}
         else:
-            assert entry["graph_target"] == "gpu"
+            assert entry["graph_target"] == ("gpu_fp16" if entry["variant"] == "fp16" else "gpu")
         parity = entry["checks"]["parity"]
         assert parity["examples"] == 264
     sizes = {v: manifest["files"][f"{v}.tflite"]["bytes"] for v in VARIANTS}

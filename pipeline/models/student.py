@@ -28,6 +28,7 @@ class FlatTokenEmbedding(keras_hub.layers.ReversibleEmbedding):
     GATHER on [batch, L] ids as they come."""
 
     flat_token_ids = True
+    runtime_table = False  # export.graph_shaping's GPU_FP16 graph (float16-weights file)
 
     def call(self, inputs, reverse=False):
         if reverse:
@@ -41,7 +42,12 @@ class FlatTokenEmbedding(keras_hub.layers.ReversibleEmbedding):
         # 2-D [B*L, H] result the converter folds the reshape away, and the LiteRT GPU backend
         # computes a later ADD of that 2-D tensor and an [L, H] constant (the positions)
         # wrongly (see tests/test_gpu.py).
-        vectors = tf.gather(ops.expand_dims(self.embeddings, 0), flat, axis=1)
+        table = ops.expand_dims(self.embeddings, 0)
+        if FlatTokenEmbedding.runtime_table:
+            # + a run-time zero: the GPU backend refuses GATHER on a DEQUANTIZEd fp16 constant.
+            first = ops.cast(ops.minimum(ops.cast(inputs, "int32")[:1, :1], 0), table.dtype)
+            table = table + ops.reshape(first, (1, 1, 1))
+        vectors = tf.gather(table, flat, axis=1)
         return ops.reshape(vectors, (-1, length, self.output_dim))
 
     def compute_output_shape(self, input_shape, reverse=False):
