@@ -188,21 +188,18 @@ class Gate:
     def check_nnapi(self, name: str, entry: dict) -> None:
         from export import nnapi
         api = self.required.get("nnapi") or nnapi.API_TARGET
-        path = os.path.join(self.export_dir, name)
-        report = nnapi.check_nnapi(path, api)
-        lowest = nnapi.lowest_clean_api_level(path)
+        summary = nnapi.summary(os.path.join(self.export_dir, name), (api,))
+        report, lowest = summary["at_api"][str(api)], summary["lowest_clean_api_level"]
         gated = entry.get("graph_target") == "nnapi"
-        if report.ok:
-            figure = f"0 of {len(report.ops)} ops fall back at API {api}"
+        if report["ok"]:
+            figure = f"0 of {report['ops']} ops fall back at API {api}"
         else:
-            first = report.fallbacks[0]
-            figure = (f"{len(report.fallbacks)} of {len(report.ops)} ops fall back at API {api}, "
-                      f"{report.partitions} partition(s); first #{first.index} {first.op}: "
-                      f"{first.reason}")
+            figure = (f"{len(report['fallbacks'])} of {report['ops']} ops fall back at API {api}, "
+                      f"{report['partitions']} partition(s); first {report['fallbacks'][0]}")
         figure += f"; lowest clean API level {lowest if lowest else 'none (27-35)'}"
         if not gated:
             figure += " (GPU graph: not gated)"
-        self.report("nnapi", name, report.ok, figure, gated=gated)
+        self.report("nnapi", name, report["ok"], figure, gated=gated)
 
     def check_gpu(self, names: list) -> None:
         from export import gpu

@@ -573,9 +573,10 @@ def export_workdir(workdir: str, variants=VARIANTS, representative_examples: int
                 checks = {"parity": result, "nnapi": nnapi.summary(path)}
                 if metadata_check is not None:
                     checks["metadata"] = metadata_check
+                digest = manifest_lib.sha256_file(path)
                 for check_name, check in checks.items():
                     manifest_lib.update_checks(export_dir, name, check_name, check,
-                                               expected_sha256=manifest_lib.sha256_file(path))
+                                               expected_sha256=digest)
             except Exception as e:  # noqa: BLE001  (one variant failing must not stop the rest)
                 reason = " ".join(str(e).split()) or type(e).__name__
                 failed[variant] = reason

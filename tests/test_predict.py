@@ -152,39 +152,32 @@ def test_bad_input_one_line_exit_2(packed, tmp_path):
     assert_one_line_error(run("export.predict"), "model")
 
 
-def test_runs_in_a_venv_with_only_litert_and_numpy(packed):
+def _same_top_labels_in_venv(python, packed, runtime_prefix):
+    """`python -m export.predict` run by `python` gives the main env's top labels."""
     from export.predict import Classifier
 
+    texts = intents_texts(every=24)
+    for variant in ("fp32", "int8_full"):
+        r = subprocess.run([python, "-m", "export.predict", packed[variant], *texts, "--json"],
+                           cwd=REPO, env=isolated_venv.env(), capture_output=True, text=True,
+                           timeout=300, check=False)
+        assert r.returncode == 0, r.stderr[-2000:]
+        out = json.loads(r.stdout)
+        assert out["runtime"].startswith(runtime_prefix)
+        expected = Classifier(packed[variant]).classify(texts, top_k=1)
+        assert [res["predictions"][0]["label"] for res in out["results"]] == \
+            [ranked[0][0] for ranked in expected]
+
+
+def test_runs_in_a_venv_with_only_litert_and_numpy(packed):
     python = isolated_venv.python_with("litert-only", ["ai-edge-litert==2.3.*", "numpy"])
     no_tf = subprocess.run([python, "-c", "import tensorflow"], capture_output=True, text=True,
                            check=False)
     assert no_tf.returncode != 0 and "No module named 'tensorflow'" in no_tf.stderr
-    texts = intents_texts(every=24)
-    for variant in ("fp32", "int8_full"):
-        r = subprocess.run([python, "-m", "export.predict", packed[variant], *texts, "--json"],
-                           cwd=REPO, env=isolated_venv.env(), capture_output=True, text=True,
-                           timeout=300, check=False)
-        assert r.returncode == 0, r.stderr[-2000:]
-        out = json.loads(r.stdout)
-        assert out["runtime"].startswith("ai-edge-litert 2.3")
-        expected = Classifier(packed[variant]).classify(texts, top_k=1)
-        assert [res["predictions"][0]["label"] for res in out["results"]] == \
-            [ranked[0][0] for ranked in expected]
+    _same_top_labels_in_venv(python, packed, "ai-edge-litert 2.3")
 
 
 def test_falls_back_to_tflite_runtime(packed):
     """The fallback runtime: tflite-runtime 2.14 (numpy<2), no ai-edge-litert in the venv."""
-    from export.predict import Classifier
-
     python = isolated_venv.python_with("tflite-runtime", ["tflite-runtime==2.14.*", "numpy<2"])
-    texts = intents_texts(every=24)
-    for variant in ("fp32", "int8_full"):
-        r = subprocess.run([python, "-m", "export.predict", packed[variant], *texts, "--json"],
-                           cwd=REPO, env=isolated_venv.env(), capture_output=True, text=True,
-                           timeout=300, check=False)
-        assert r.returncode == 0, r.stderr[-2000:]
-        out = json.loads(r.stdout)
-        assert out["runtime"].startswith("tflite-runtime 2.14")
-        expected = Classifier(packed[variant]).classify(texts, top_k=1)
-        assert [res["predictions"][0]["label"] for res in out["results"]] == \
-            [ranked[0][0] for ranked in expected]
+    _same_top_labels_in_venv(python, packed, "tflite-runtime 2.14")
