@@ -1,12 +1,14 @@
 """BBC News 5-class topics (English articles), seeded stratified 80/20 split.
 
 Offline: --config.data.dir=<bbc folder with one sub-folder per class> or $PIPELINE_DATA_DIR/bbc.
+configs/bbc_news.py:tiny is the same made small (text_classification.config.tiny).
 """
 
-from pipeline.config_defaults import default_config
+from pipeline.config_defaults import TINY, config_argument
+from pipeline.tasks.text_classification.config import default_config, tiny
 
 
-def get_config():
+def get_config(arg=""):
     c = default_config()
     c.data.name = "bbc"
     c.data.subdir = "bbc"
@@ -25,4 +27,6 @@ def get_config():
     c.pretrain.epochs = 8
     c.export.name = "BBC News topics"
     c.export.description = "Classifies an English news article into one of 5 BBC topics."
+    if config_argument(arg) == TINY:
+        tiny(c)
     return c

@@ -3,14 +3,16 @@
 Offline: --config.data.dir=<a GroupLens folder: ml-latest-small, ml-latest, ml-100k or ml-1m>
 or $PIPELINE_DATA_DIR/ml-latest-small. Online: TFDS movielens/latest-small-ratings (needs tensorflow-datasets; untested offline).
 Settings chosen on validation HR@10 only (benchmarks/recommendation.md lists what was tried).
+configs/movielens.py:tiny is the same made small (one seed, one small layer, 30 steps): the CI
+gate's recommender (.ci/run).
 """
 
-from pipeline.config_defaults import default_config
+from pipeline.config_defaults import TINY, config_argument
+from pipeline.tasks.next_item.config import default_config, tiny
 
 
-def get_config():
+def get_config(arg=""):
     c = default_config()
-    c.task = "next_item"
     c.data.name = "movielens"
     c.data.subdir = "ml-latest-small"
     c.data.tfds_name = "movielens/latest-small-ratings"
@@ -36,4 +38,6 @@ def get_config():
     c.export.name = "MovieLens next movie"
     c.export.description = ("Scores every movie as the next one a user will watch, "
                             "from the last 50 movies they rated (newest last).")
+    if config_argument(arg) == TINY:
+        tiny(c)
     return c

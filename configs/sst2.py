@@ -2,12 +2,14 @@
 
 Offline: --config.data.dir=<folder with train.tsv, dev.tsv> or $PIPELINE_DATA_DIR/sst2.
 Online: TFDS glue/sst2 (train / validation).
+configs/sst2.py:tiny is the same made small (text_classification.config.tiny).
 """
 
-from pipeline.config_defaults import default_config
+from pipeline.config_defaults import TINY, config_argument
+from pipeline.tasks.text_classification.config import default_config, tiny
 
 
-def get_config():
+def get_config(arg=""):
     c = default_config()
     c.data.name = "sst2"
     c.data.subdir = "sst2"
@@ -32,4 +34,6 @@ def get_config():
     c.distill.epochs = 4
     c.export.name = "SST-2 sentiment"
     c.export.description = "Classifies an English sentence as negative or positive."
+    if config_argument(arg) == TINY:
+        tiny(c)
     return c

@@ -1,12 +1,14 @@
 """THUCNews 10-class Chinese news titles: train on dev.txt (10k), test on test.txt (10k).
 
 Offline: --config.data.dir=<folder with dev.txt, test.txt, class.txt> or $PIPELINE_DATA_DIR/thucnews.
+configs/thucnews_zh.py:tiny is the same made small (text_classification.config.tiny).
 """
 
-from pipeline.config_defaults import default_config
+from pipeline.config_defaults import TINY, config_argument
+from pipeline.tasks.text_classification.config import default_config, tiny
 
 
-def get_config():
+def get_config(arg=""):
     c = default_config()
     c.data.name = "thucnews"
     c.data.subdir = "thucnews"
@@ -25,4 +27,6 @@ def get_config():
     c.pretrain.epochs = 6
     c.export.name = "THUCNews titles (zh)"
     c.export.description = "Classifies a Chinese news title into one of 10 topics."
+    if config_argument(arg) == TINY:
+        tiny(c)
     return c

@@ -1,63 +1,163 @@
-"""The fields every task config has, with their defaults.
+"""The config fields every task shares, their allowed ranges, and the check that enforces them.
 
-Each file in `configs/` calls `default_config()` and changes what its task needs.
-Every field can be overridden on the command line, e.g. `--config.train.epochs=3`.
+Each task has its own defaults module, `pipeline/tasks/<task>/config.py`, with:
+  default_config()     `base_config(<task>)` plus the task's own fields
+  RULES                {field path: Rule} for its own fields (and shared ones it narrows)
+  cross_check(config)  checks between fields (UserError), run after every field is in range
+Each file in `configs/` starts from its task's `default_config()` and changes what it needs;
+`get_config(arg)` takes an optional argument, `tiny` for a small run
+(`--config=configs/assistant_intents.py:tiny`). Every field can be overridden on the command line,
+e.g. `--config.train.epochs=3`; `validate(config)` then checks every value against its range.
 """
+
+import dataclasses
+import importlib
+import inspect
+import math
+import re
+from collections.abc import Callable
+from typing import Any
 
 import ml_collections
 
-STAGES = ("teacher", "pretrain", "finetune", "distill")
+from pipeline.errors import UserError
+
+SEED_MAX = 2**31 - 1  # NumPy, TensorFlow and Python's random all take seeds up to here
+TINY = "tiny"  # the config-file argument for a small run (`configs/<file>.py:tiny`)
 
 
-def default_config() -> ml_collections.ConfigDict:
+# ---------------------------------------------------------------------------------------------
+# Ranges
+# ---------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """The allowed values of one field: `text` as errors state it, `ok(value)` the test, and
+    `note` a condition on other fields that the task's `cross_check` enforces."""
+    text: str
+    ok: Callable[[Any], bool]
+    note: str = ""
+
+    @property
+    def help(self) -> str:
+        """The range as `--helpfull` states it."""
+        return f"{self.text} ({self.note})" if self.note else self.text
+
+    def also(self, note: str) -> "Rule":
+        return dataclasses.replace(self, note=note)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return (_is_int(v) or isinstance(v, float)) and math.isfinite(v)
+
+
+def integer(low: int, high: int | None = None) -> Rule:
+    """An int (not a bool) in [low, high]; no upper bound when high is None."""
+    text = f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]"
+    return Rule(text, lambda v: _is_int(v) and v >= low and (high is None or v <= high))
+
+
+def number(low: float, high: float | None = None, *, low_open=False, high_open=False) -> Rule:
+    """A finite int or float between low and high (each bound closed unless `*_open`)."""
+    if high is None:
+        text = f"a number {'>' if low_open else '>='} {low}"
+    else:
+        text = f"a number in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+
+    def ok(v):
+        return (_is_number(v) and (v > low if low_open else v >= low)
+                and (high is None or (v < high if high_open else v <= high)))
+
+    return Rule(text, ok)
+
+
+def one_of(*choices) -> Rule:
+    return Rule("one of " + ", ".join(repr(c) for c in choices), lambda v: v in choices)
+
+
+BOOLEAN = Rule("True or False", lambda v: isinstance(v, bool))
+TEXT = Rule("text", lambda v: isinstance(v, str))
+NAME = Rule("a non-empty name", lambda v: isinstance(v, str) and bool(v.strip()))
+LEARNING_RATE = number(0, 1, low_open=True)  # AdamW: above 1 is a typo, not a setting
+
+
+def task_names() -> tuple:
+    """The tasks, as the registry (`pipeline.tasks`) lists them."""
+    import pipeline.tasks
+
+    return tuple(pipeline.tasks.names())
+
+
+def task_config_module(task: str):
+    """`pipeline.tasks.<task>.config`; UserError naming `--config.task` for an unknown task."""
+    names = task_names()
+    if task not in names:
+        raise UserError(f"--config.task={_show(task)}: must be "
+                        + one_of(*names).text)
+    return importlib.import_module(f"pipeline.tasks.{task}.config")
+
+
+# Ranges of the shared fields; a task's RULES may narrow one (data.name: the task's formats).
+RULES = {
+    "task": Rule("a task of the registry pipeline/tasks/ (listed below)",
+                 lambda v: v in task_names()),
+    "seed": integer(0, SEED_MAX),
+    "data.name": Rule("a format of the task (listed below)", lambda v: isinstance(v, str)),
+    "data.dir": TEXT,
+    "data.subdir": TEXT,
+    "data.tfds_name": TEXT,
+    "data.train_file": TEXT,
+    "model.num_layers": integer(1),
+    "model.hidden_dim": integer(1),
+    "model.num_heads": integer(1).also("and divides model.hidden_dim"),
+    "model.intermediate_dim": integer(1),
+    "model.activation": one_of("relu", "gelu", "silu", "tanh"),
+    "model.dropout": number(0, 1, high_open=True),
+    "train.batch_size": integer(1),
+    "train.epochs": integer(1),
+    "train.max_steps": integer(0),
+    "train.learning_rate": LEARNING_RATE,
+    "train.warmup_fraction": number(0, 1),
+    "train.weight_decay": number(0, 1),
+    "train.checkpoint_every_steps": integer(1),
+    "export.name": TEXT,
+    "export.description": TEXT,
+    "export.version": TEXT,
+    "export.author": TEXT,
+    "export.license": TEXT,
+    "export.int8_budget_mb": number(0, low_open=True),
+    "export.check_examples": integer(50),  # export.check's GPU parity needs 50 inputs
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Defaults
+# ---------------------------------------------------------------------------------------------
+def base_config(task_name: str) -> ml_collections.ConfigDict:
+    """The fields every task has, with their defaults; a task's `default_config()` adds its own."""
     c = ml_collections.ConfigDict()
-    c.task = "text_classification"  # or "next_item" (recommendations, configs/movielens.py)
+    c.task = task_name  # picks the pipeline; a package under pipeline/tasks/.
     c.seed = 0
 
-    # Data: see pipeline/data/__init__.py for the formats.
+    # Data: see pipeline/data/__init__.py (text) and pipeline/data/movielens.py for the formats.
     c.data = ml_collections.ConfigDict()
-    c.data.name = ""  # a name from pipeline.data.FORMATS, e.g. "sst2", "bbc", "table".
+    c.data.name = ""  # a name from the task's formats, e.g. "sst2", "bbc", "table", "movielens".
     c.data.dir = ""  # local folder; else $PIPELINE_DATA_DIR/<data.subdir>; else TFDS.
     c.data.subdir = ""  # folder name under $PIPELINE_DATA_DIR.
     c.data.tfds_name = ""  # TFDS catalog name used online when no local copy is found.
-    c.data.train_file = ""  # "table" format: file names inside data.dir.
-    c.data.test_file = ""
-    c.data.text_column = "text"
-    c.data.label_column = "label"
-    c.data.test_fraction = 0.2  # used only when the dataset has no test split.
-    c.data.max_train_examples = 0  # 0 = all; a seeded stratified subset otherwise.
-    c.data.max_test_examples = 0
-    c.data.extra_text_files = ""  # comma-separated unlabeled text files for pretraining.
-    # next_item, data.name="interactions": columns of data.train_file; data.items_file (optional)
-    # is a CSV with item id, title and genres columns, for display.
-    c.data.user_column = "user"
-    c.data.item_column = "item"
-    c.data.time_column = "timestamp"
-    c.data.items_file = ""
+    c.data.train_file = ""  # "table" and "interactions" formats: file name inside data.dir.
 
-    # Tokenizer: standard BERT WordPiece (see README, "Tokenizer rules").
-    c.tokenizer = ml_collections.ConfigDict()
-    c.tokenizer.vocabulary_size = 8000
-    c.tokenizer.sequence_length = 64
-
-    # Student: a small encoder shaped for phone delegates.
+    # The model: a small transformer encoder shaped for phone delegates.
     c.model = ml_collections.ConfigDict()
     c.model.num_layers = 2
     c.model.hidden_dim = 128
     c.model.num_heads = 2
     c.model.intermediate_dim = 512
-    c.model.activation = "relu"
+    c.model.activation = "relu"  # NNAPI runs only relu.
     c.model.dropout = 0.1
-    # Teacher: a keras-hub preset handle or folder; "minilm" = the offline MiniLM package.
-    c.model.preset = "minilm"
-    # Start the student's token embeddings from the teacher's, PCA-projected to hidden_dim.
-    c.model.init_embeddings_from_teacher = False
-
-    c.stages = ml_collections.ConfigDict()
-    c.stages.teacher = False
-    c.stages.pretrain = True
-    c.stages.finetune = True
-    c.stages.distill = False
 
     c.train = ml_collections.ConfigDict()
     c.train.batch_size = 32
@@ -67,44 +167,6 @@ def default_config() -> ml_collections.ConfigDict:
     c.train.warmup_fraction = 0.1
     c.train.weight_decay = 0.01
     c.train.checkpoint_every_steps = 200
-
-    c.pretrain = ml_collections.ConfigDict()
-    c.pretrain.epochs = 3
-    c.pretrain.max_steps = 0
-    c.pretrain.learning_rate = 1e-3
-    c.pretrain.mask_rate = 0.15
-
-    c.teacher = ml_collections.ConfigDict()
-    c.teacher.epochs = 2
-    c.teacher.max_steps = 0
-    c.teacher.learning_rate = 5e-5
-    c.teacher.batch_size = 16
-    c.teacher.max_train_examples = 2000  # fine-tune on a subset; 0 = all.
-
-    c.distill = ml_collections.ConfigDict()
-    c.distill.epochs = 3
-    c.distill.max_steps = 0
-    c.distill.learning_rate = 5e-4
-    c.distill.temperature = 2.0
-    c.distill.alpha = 0.7  # weight of the soft (teacher) loss; 1 - alpha for the labels.
-    c.distill.max_train_examples = 0  # train texts the teacher labels (0 = all); cached.
-
-    # next_item task (protocol P in ../shared/benchmarks/README.md; see pipeline/data/movielens.py).
-    c.recs = ml_collections.ConfigDict()
-    c.recs.history_length = 50  # H: the model reads the last H items, newest last.
-    c.recs.min_rating = 0.0  # 0 = every rating is an interaction (protocol P).
-    c.recs.min_user_interactions = 5  # users with fewer are dropped.
-    c.recs.num_seeds = 3  # models trained with seeds seed, seed+1, ...; metrics are mean and spread.
-    c.recs.top_k = 10
-    c.recs.window_stride = 25  # training windows end every this many items of a user's sequence.
-    c.recs.label_smoothing = 0.0
-    # Item embeddings start from "ppmi" (co-occurrence vectors of the training parts) or "random".
-    c.recs.init_embeddings = "ppmi"
-    c.recs.init_scale = 0.05  # their standard deviation.
-    c.recs.exclude_seen_in_loss = False  # softmax only over items not yet seen in the window.
-    c.recs.patience = 4  # epochs without a better validation HR@k before stopping.
-    c.recs.cooc_last_items = 10  # co-occurrence baseline: last items of the history it reads,
-    c.recs.cooc_window = 5  # and how far ahead a following item counts as co-occurring.
 
     c.export = ml_collections.ConfigDict()
     c.export.name = ""
@@ -117,14 +179,118 @@ def default_config() -> ml_collections.ConfigDict:
     return c
 
 
-def describe_fields() -> str:
-    """One line per config field, `name = default  # comment`, for `--helpfull`."""
-    import inspect
-    import re
+def config_argument(arg: str | None, accepted: tuple = (TINY,)) -> str:
+    """A config file's `get_config(arg)` argument, "" for none; UserError unless accepted.
 
+    ml_collections passes the text after `:` in `--config=<file>.py:<arg>`; the command line
+    puts the file's name in front of the message.
+    """
+    arg = (arg or "").strip()
+    if arg and arg not in accepted:
+        raise UserError(f"unknown config argument {arg!r} (accepted: "
+                        f"{', '.join(accepted)}, or none for the full run)")
+    return arg
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking a config
+# ---------------------------------------------------------------------------------------------
+def _show(value) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def leaves(config, prefix: str = "") -> dict:
+    """{dotted path: value} of every field that is not itself a section."""
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, (ml_collections.ConfigDict, dict)):
+            out.update(leaves(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def field_error(path: str, value, requirement: str) -> UserError:
+    """`--config.<path>=<value>: <requirement>` as a UserError (the tasks' cross checks use it)."""
+    return UserError(f"--config.{path}={_show(value)}: {requirement}")
+
+
+def validate(config) -> None:
+    """Checks a loaded config: every field in its range, no unknown or missing field, and the
+    task's checks across fields. Raises UserError naming the first field that is not."""
+    module = task_config_module(config.get("task", ""))
+    rules = {**RULES, **module.RULES}
+    values = leaves(config)
+    for path, value in values.items():
+        if path not in rules:
+            raise UserError(f"--config.{path}: not a field of the {config.task} task "
+                            f"(see --helpfull)")
+        if not rules[path].ok(value):
+            raise field_error(path, value, f"must be {rules[path].text}")
+    missing = [p for p in rules if p not in values]
+    if missing:
+        raise UserError(f"--config.{missing[0]}: missing; a config file must start from "
+                        f"pipeline.tasks.{config.task}.config.default_config()")
+    if config.model.hidden_dim % config.model.num_heads:
+        raise field_error("model.num_heads", config.model.num_heads,
+                          f"must divide --config.model.hidden_dim={config.model.hidden_dim}")
+    module.cross_check(config)
+
+
+# ---------------------------------------------------------------------------------------------
+# --helpfull
+# ---------------------------------------------------------------------------------------------
+_FIELD_LINE = re.compile(r"\s*c\.([\w.]+) = (?!ml_collections)(.*?)(?:\s+#\s*(.*))?$")
+
+
+def _field_lines(function, config, rules, shown=None) -> list:
+    """`--config.<path>=<default>  # <range>; <comment>` for each field that `function` assigns
+    (comments from its source, defaults from `config`)."""
+    values = leaves(config)
     lines = []
-    for line in inspect.getsource(default_config).splitlines():
-        m = re.match(r"\s*c\.([\w.]+) = (?!ml_collections)(.*)$", line)
+    for line in inspect.getsource(function).splitlines():
+        m = _FIELD_LINE.match(line)
         if m:
-            lines.append(f"  --config.{m.group(1)}={m.group(2).strip()}")
+            path, _, comment = m.groups()
+            default = shown.get(path) if shown and path in shown else _default(values[path])
+            lines.append(f"  --config.{path}={default}  # {rules[path].help}"
+                         + (f"; {comment}" if comment else ""))
+    return lines
+
+
+def _default(value) -> str:
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
+def describe_fields() -> str:
+    """Every config field with its default, range and comment, grouped by task, for `--helpfull`."""
+    base = base_config("")
+    lines = ["Shared by every task (pipeline/config_defaults.py):"]
+    lines += _field_lines(base_config, base, RULES, shown={"task": "<task>"})
+    for task in task_names():
+        module = task_config_module(task)
+        lines.append(f"Task {task!r} (pipeline/tasks/{task}/config.py):")
+        # Shared fields whose range the task narrows first (data.name: the task's formats).
+        lines += [f"  --config.{path}={_default(value)}  # {module.RULES[path].help}"
+                  for path, value in leaves(base).items() if path in module.RULES]
+        lines += _field_lines(module.default_config, module.default_config(), module.RULES)
     return "\n".join(lines)
+
+
+def __getattr__(name):
+    """Old names: pipeline/train.py imports STAGES, tests/test_models.py and tests/test_data.py
+    import default_config (which was the union of every task's fields). Remove once they import
+    from pipeline/tasks/<task>/config.py."""
+    if name not in ("STAGES", "default_config"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    modules = [task_config_module(t) for t in task_names()]
+    if name == "STAGES":
+        return next(m.STAGES for m in modules if hasattr(m, "STAGES"))
+
+    def default_config():
+        union = ml_collections.ConfigDict()
+        for m in modules:
+            union.update(m.default_config())
+        return union
+
+    return default_config

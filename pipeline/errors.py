@@ -3,11 +3,9 @@
 import sys
 
 
-class UserError(Exception):
-    """A mistake in the user's input (data, config, flags), not a bug.
+from export.contract import UserError  # the one user-error type, defined with the contract
 
-    Entry points print `str(error)` as one line on stderr and exit with code 2.
-    """
+__all__ = ["UserError", "exit_with"]
 
 
 def exit_with(error: UserError) -> None:

@@ -1,9 +1,10 @@
 """Classification metrics and the two plots written to the workdir."""
 
 import csv
-import json
 import os
 import time
+
+from export import contract
 
 import matplotlib
 
@@ -44,11 +45,7 @@ def evaluate_and_report(model, x_test, y_test, label_names, workdir, started):
 
 
 def write_json(obj, path):
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, path)
+    contract.write_json_atomic(obj, path)
 
 
 def _save(fig, path):

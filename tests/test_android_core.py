@@ -1,6 +1,6 @@
 """android_demo/core (plain Java) against the Python pipeline: its JUnit tests on golden.json
 written from the shared `small_export`, a corrupted golden file that must fail them, and the
-tokenizer's steps 0-3 on every Unicode 14.0 code point compared with export/wordpiece.py.
+tokenizer's steps 0-3 on every Unicode 14.0 code point compared with export/runtime/wordpiece.py.
 
 Needs a JDK and Debian's junit4 / libandroid-json-java jars (apt-get install -y junit4
 libandroid-json-java), and libjna-java for the end-to-end run through libLiteRt.so; skips with
@@ -16,8 +16,10 @@ import unicodedata
 
 import pytest
 
-from export import golden as golden_lib
-from export.wordpiece import WordPieceTokenizer
+from export.app import golden as golden_lib
+from export.contract import OOV_ID
+from export.runtime import postprocess
+from export.runtime.wordpiece import WordPieceTokenizer
 from tests.conftest import REPO
 
 CORE = os.path.join(REPO, "android_demo", "core")
@@ -118,14 +120,14 @@ def test_text_to_labels_through_litert_c_api(golden_files):
 
 
 def test_recommendation_input_is_the_training_padding():
-    """golden.recommendation_input == the recommender's own left_pad (what the model saw)."""
+    """postprocess.history_input == the recommender's own left_pad (what the model saw)."""
     recommender = pytest.importorskip("pipeline.models.sequential_recommender")
     cases = golden_lib.rules_section(count=60)["cases"]
     for case in cases:
         index_of = {m: i + 2 for i, m in enumerate(case["catalogue_movie_ids"])}
-        history = [index_of.get(m, golden_lib.OOV) for m in case["liked_movie_ids"]]
+        history = [index_of.get(m, OOV_ID) for m in case["liked_movie_ids"]]
         expected = recommender.left_pad([history], case["history_length"])[0].tolist()
-        assert golden_lib.recommendation_input(history, case["history_length"]) == expected
+        assert postprocess.history_input(history, case["history_length"]) == expected
         assert case["input_ids"] == expected
 
 

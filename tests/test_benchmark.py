@@ -27,7 +27,8 @@ def report(export_copy):
 
 
 def test_report_structure_and_consistent_numbers(export_copy, report):
-    from export import benchmark, tflite_io
+    from export.measure.flops import count_flops
+    from export.tflite import reader as tflite_reader
 
     data, stdout = report
     with open(export_copy / "manifest.json", encoding="utf-8") as f:
@@ -48,7 +49,7 @@ def test_report_structure_and_consistent_numbers(export_copy, report):
         result, entry = data["files"][name], manifest["files"][name]
         assert result["bytes"] == (export_copy / name).stat().st_size == entry["bytes"]
         assert result["sha256"] == entry["sha256"]
-        assert result["flops"] == benchmark.count_flops(tflite_io.read_model(str(export_copy / name)))
+        assert result["flops"] == count_flops(tflite_reader.read_model(str(export_copy / name)))
         assert result["flops"]["uncounted_ops"] == {}
         assert 0 < result["flops"]["matmul"] < result["flops"]["total"]
         # Every variant runs the same architecture: the same multiply-adds.
@@ -83,10 +84,11 @@ def test_flops_of_hand_built_models(tmp_path):
     import keras
     import tensorflow as tf
 
-    from export import benchmark, tflite_io
+    from export.measure.flops import count_flops
+    from export.tflite import reader as tflite_reader
 
     def flops(converter):
-        return benchmark.count_flops(tflite_io.read_model(converter.convert()))
+        return count_flops(tflite_reader.read_model(converter.convert()))
 
     batch, n_in, n_out = 3, 5, 7
     for use_bias in (False, True):
@@ -112,6 +114,16 @@ def test_flops_of_hand_built_models(tmp_path):
     assert counted["by_op"] == {"CONV_2D": 2 * (6 * 6 * 4) * (3 * 3 * 3) + 6 * 6 * 4}
 
 
+def _describe_as_is(export_dir, name):
+    """The manifest entry of `name` rewritten to the file's present size and sha256."""
+    from export import contract
+
+    path = export_dir / name
+    with contract.edit(str(export_dir)) as manifest:
+        manifest["files"][name].update(bytes=path.stat().st_size,
+                                       sha256=contract.sha256_file(str(path)))
+
+
 def test_bad_input_one_line_exit_2(export_copy, tmp_path):
     missing = str(tmp_path / "nowhere")
     assert_one_line_error(run("export.benchmark", missing), missing, "no such export folder")
@@ -123,12 +135,21 @@ def test_bad_input_one_line_exit_2(export_copy, tmp_path):
     shutil.copytree(export_copy, broken)
     (broken / "benchmark.json").unlink(missing_ok=True)
     data = (broken / "fp16.tflite").read_bytes()
+    # Changed after the export, same size: refused (it used to be benchmarked with a warning).
+    (broken / "fp16.tflite").write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    assert_one_line_error(run("export.benchmark", str(broken), "--invokes=5"),
+                          str(broken / "fp16.tflite"), "sha256 differs")
     (broken / "fp16.tflite").write_bytes(data[:len(data) // 3])
+    assert_one_line_error(run("export.benchmark", str(broken), "--invokes=5"),
+                          str(broken / "fp16.tflite"), "truncated or changed")
+    # The same files with a manifest that describes them: the reader refuses them.
+    _describe_as_is(broken, "fp16.tflite")
     assert_one_line_error(run("export.benchmark", str(broken), "--invokes=5"),
                           str(broken / "fp16.tflite"), "truncated or corrupt")
     (broken / "fp16.tflite").write_text("hello")
+    _describe_as_is(broken, "fp16.tflite")
     assert_one_line_error(run("export.benchmark", str(broken), "--invokes=5"),
-                          str(broken / "fp16.tflite"), "not a TFLite flatbuffer")
+                          str(broken / "fp16.tflite"), "not a TFLite", "no TFL3 identifier")
     (broken / "fp16.tflite").unlink()
     assert_one_line_error(run("export.benchmark", str(broken), "--invokes=5"),
                           str(broken / "fp16.tflite"), "missing")
@@ -150,19 +171,20 @@ def test_ops_left_outside_the_delegate(export_copy, report):
     weights are activations (attention), which its XNNPACK delegate does not take."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    from export import benchmark, tflite_io
+    from export.measure import latency
+    from export.tflite import reader as tflite_reader
 
     path = str(export_copy / "fp32.tflite")
-    info = tflite_io.read_model(path)
+    info = tflite_reader.read_model(path)
     plain = Interpreter(model_path=path,
                         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     plain.allocate_tensors()
-    partitions, outside = benchmark.delegation(plain)
+    partitions, outside = latency.delegation(plain)
     assert partitions == 0 and sum(outside.values()) == len(info.ops)
 
     default = Interpreter(model_path=path)
     default.allocate_tensors()
-    partitions, outside = benchmark.delegation(default)
+    partitions, outside = latency.delegation(default)
     dynamic_fc = [op for op in info.ops if op.op == "FULLY_CONNECTED" and not op.inputs[1].is_const]
     assert partitions >= 1 and dynamic_fc
     assert outside["FULLY_CONNECTED float32"] == len(dynamic_fc)

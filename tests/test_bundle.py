@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
-from export import golden as golden_lib
-from export import manifest as manifest_lib
+from export import contract
+from export.app import golden as golden_lib
 from tests.conftest import assert_one_line_error, run
 
 
@@ -32,7 +32,7 @@ def _copy(source, tmp_path):
 
 
 def _hashes(folder):
-    return {p.name: manifest_lib.sha256_file(str(p)) for p in sorted(folder.iterdir())}
+    return {p.name: contract.sha256_file(str(p)) for p in sorted(folder.iterdir())}
 
 
 def test_bundle_copies_every_file_checked(source, tmp_path):
@@ -47,8 +47,8 @@ def test_bundle_copies_every_file_checked(source, tmp_path):
         variants + ["vocab.txt", "labels.txt", "golden.json", "manifest.json"])
     assert os.listdir(to) == ["classifier"]  # no staging folder left behind
     for name in variants:
-        assert manifest_lib.sha256_file(str(target / name)) == manifest["files"][name]["sha256"]
-    assert manifest_lib.sha256_file(str(target / "vocab.txt")) == \
+        assert contract.sha256_file(str(target / name)) == manifest["files"][name]["sha256"]
+    assert contract.sha256_file(str(target / "vocab.txt")) == \
         manifest["tokenizer"]["vocabulary_sha256"]
     assert (target / "golden.json").read_bytes() == (source / "export" / "golden.json").read_bytes()
     bundled = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
@@ -106,6 +106,23 @@ def test_bad_arguments_are_one_line(source, tmp_path):
     assert_one_line_error(run("export.bundle", f"--workdir={tmp_path / 'nope'}",
                               f"--to={tmp_path}"), "nope", "export.convert")
     assert_one_line_error(run("export.bundle", f"--to={tmp_path}"), "--workdir is required")
+
+
+def test_destination_outside_to_or_not_a_folder_is_refused(source, tmp_path):
+    """`--name` is one folder under `--to` and `--to` a folder: else one line, nothing written."""
+    to = tmp_path / "assets"
+    for name in ("../escape", "a/b", "..", ".hidden", "/tmp/abs"):
+        r = run("export.bundle", f"--workdir={source}", f"--to={to}", f"--name={name}")
+        assert_one_line_error(r, f"--name={name}", "one folder name")
+    assert sorted(os.listdir(tmp_path)) == []
+    a_file = tmp_path / "assets.txt"
+    a_file.write_text("not a folder\n")
+    assert_one_line_error(run("export.bundle", f"--workdir={source}", f"--to={a_file}"),
+                          f"--to={a_file}", "not a folder")
+    assert_one_line_error(run("export.bundle", f"--workdir={source}", f"--to={a_file}/sub"),
+                          f"--to={a_file}/sub", "cannot write")
+    assert sorted(os.listdir(tmp_path)) == ["assets.txt"]
+    assert a_file.read_text() == "not a folder\n"
 
 
 def test_golden_of_another_model_is_refused(source, tmp_path):

@@ -37,7 +37,7 @@ def test_nnapi_below_the_reachable_level_fails_with_exit_1(small_export):
 
 
 def test_gpu_gate_on_fp32(small_export):
-    from export import gpu
+    from export.checks import gpu
     r = gate(small_export[0], "--require=gpu", "--files=fp32.tflite,fp16.tflite")
     ok, why = gpu.gpu_available()
     if not ok:

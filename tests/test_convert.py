@@ -39,7 +39,7 @@ def copy_workdir(src, dst, with_export=False):
 def test_four_variants_static_int32_inputs_and_probabilities(workdir, exported):
     from ai_edge_litert.interpreter import Interpreter
 
-    from export import tflite_io
+    from export.tflite import reader as tflite_reader
 
     export_dir, manifest, stdout = exported
     length, num_classes = manifest["sequence_length"], manifest["num_classes"]
@@ -48,13 +48,13 @@ def test_four_variants_static_int32_inputs_and_probabilities(workdir, exported):
         path = export_dir / f"{variant}.tflite"
         assert path.is_file()
         assert f"{variant}.tflite" in stdout  # one line per variant
-        info = tflite_io.read_model(str(path))
+        info = tflite_reader.read_model(str(path))
         assert [(t.name, t.dtype, t.shape) for t in info.inputs] == [
             (n, "int32", (1, length)) for n in INPUTS]
         assert [(t.name, t.dtype, t.shape) for t in info.outputs] == [
             ("probabilities", "float32", (1, num_classes))]
         gpu_graph = variant != "int8_full"  # int8_full is traced for NNAPI
-        assert tflite_io.static_problems(info, gather_1d=gpu_graph) == []
+        assert tflite_reader.static_problems(info, gather_1d=gpu_graph) == []
         assert not any(op.is_custom for op in info.ops)  # no Flex, no custom ops
         assert not any(t.dtype == "int64" for t in info.tensors)
         assert not any(t.dtype == "bool" for t in info.tensors)
@@ -79,7 +79,7 @@ def test_four_variants_static_int32_inputs_and_probabilities(workdir, exported):
 
 def test_manifest_describes_each_file(workdir, exported):
     export_dir, manifest, _ = exported
-    from export.manifest import sha256_file
+    from export.contract import sha256_file
 
     assert set(manifest["files"]) == {f"{v}.tflite" for v in VARIANTS}
     for name, entry in manifest["files"].items():
@@ -114,7 +114,7 @@ def test_manifest_describes_each_file(workdir, exported):
 
 def test_parity_fp32_matches_keras_and_int8_full_is_integer(exported):
     export_dir, manifest, _ = exported
-    from export import tflite_io
+    from export.tflite import reader as tflite_reader
 
     files = manifest["files"]
     assert files["fp32.tflite"]["checks"]["parity"]["top1_agreement"] >= 0.999
@@ -126,7 +126,7 @@ def test_parity_fp32_matches_keras_and_int8_full_is_integer(exported):
     # failure of a -1e9 attention mask in int8, gives ~0.6 here; graph_shaping uses -30).
     assert files["int8_full.tflite"]["checks"]["parity"]["top1_agreement"] >= 0.9
 
-    info = tflite_io.read_model(str(export_dir / "int8_full.tflite"))
+    info = tflite_reader.read_model(str(export_dir / "int8_full.tflite"))
     activations = [t for t in info.tensors if not t.is_const]
     assert sum(t.dtype == "int8" for t in activations) > 0.6 * len(activations)
     for op in info.ops:
@@ -134,7 +134,7 @@ def test_parity_fp32_matches_keras_and_int8_full_is_integer(exported):
             assert op.inputs[0].dtype == "int8" and op.outputs[0].dtype == "int8", op
     assert {t.dtype for t in info.inputs} == {"int32"}
     assert files["int8_full.tflite"]["outputs"][0]["dtype"] == "float32"
-    dynamic = tflite_io.read_model(str(export_dir / "int8_dynamic.tflite"))
+    dynamic = tflite_reader.read_model(str(export_dir / "int8_dynamic.tflite"))
     assert any(t.dtype == "int8" and t.is_const for t in dynamic.tensors)
 
 
@@ -160,23 +160,23 @@ def test_unknown_variant_is_a_one_line_error(workdir, tmp_path):
 
 def test_failed_variant_leaves_no_file_and_no_stale_entry(workdir, exported, tmp_path,
                                                          monkeypatch):
-    from export import convert
-    from export.manifest import read_manifest, sha256_file
+    from export.contract import read_manifest, sha256_file
+    from export.conversion import export_folder, variants
 
     work = copy_workdir(workdir, tmp_path / "w", with_export=True)  # an older, complete export
     export_dir = str(work / "export")
     old = read_manifest(export_dir)
     assert "int8_dynamic.tflite" in old["files"]
-    real = convert.convert_to_bytes
+    real = variants.convert_to_bytes
 
     def flaky(saved_model_dir, variant, representative_inputs=None):
         if variant == "int8_dynamic":
             raise RuntimeError("simulated converter crash")
         return real(saved_model_dir, variant, representative_inputs)
 
-    monkeypatch.setattr(convert, "convert_to_bytes", flaky)
+    monkeypatch.setattr(variants, "convert_to_bytes", flaky)
     lines = []
-    outcome = convert.export_workdir(str(work), ["fp32", "int8_dynamic"], log=lines.append)
+    outcome = export_folder.export_workdir(str(work), ["fp32", "int8_dynamic"], log=lines.append)
     assert set(outcome["failed"]) == {"int8_dynamic"}
     assert "simulated converter crash" in outcome["failed"]["int8_dynamic"]
     assert any("int8_dynamic.tflite" in l and "FAILED" in l for l in lines)
@@ -195,12 +195,13 @@ def test_failed_variant_leaves_no_file_and_no_stale_entry(workdir, exported, tmp
 
 
 def test_update_checks_is_atomic_and_guarded(tmp_path):
-    from export import manifest as m
+    from export import contract as m
 
     export_dir = str(tmp_path)
     (tmp_path / "a.tflite").write_bytes(b"x")
-    m.set_file(export_dir, "a.tflite", {"sha256": m.sha256_file(str(tmp_path / "a.tflite")),
-                                        "checks": {}})
+    with m.edit(export_dir) as manifest:
+        manifest["files"]["a.tflite"] = {"sha256": m.sha256_file(str(tmp_path / "a.tflite")),
+                                         "checks": {}}
     m.update_checks(export_dir, "a.tflite", "gpu", {"ok": True})
     m.update_checks(export_dir, "a.tflite", "nnapi", {"ok": False, "fallbacks": 2},
                     expected_sha256=m.sha256_file(str(tmp_path / "a.tflite")))
@@ -219,7 +220,7 @@ def test_update_checks_is_atomic_and_guarded(tmp_path):
 def test_static_checks_catch_dynamic_shapes_int64_and_2d_gather():
     import tensorflow as tf
 
-    from export import tflite_io
+    from export.tflite import reader as tflite_reader
 
     table = tf.constant(np.arange(40, dtype=np.float32).reshape(10, 4))
 
@@ -228,9 +229,9 @@ def test_static_checks_catch_dynamic_shapes_int64_and_2d_gather():
         return tf.gather(table, tf.cast(ids, tf.int64)) * 2.0
 
     converter = tf.lite.TFLiteConverter.from_concrete_functions([f.get_concrete_function()])
-    problems = " | ".join(tflite_io.static_problems(tflite_io.read_model(converter.convert())))
+    problems = " | ".join(tflite_reader.static_problems(tflite_reader.read_model(converter.convert())))
     assert "dynamic dimension" in problems
     assert "int64" in problems
     assert "GATHER" in problems and "2-D indices" in problems
     with pytest.raises(ValueError, match="not a TFLite flatbuffer"):
-        tflite_io.read_model(b"definitely not a model")
+        tflite_reader.read_model(b"definitely not a model")

@@ -17,7 +17,7 @@ NUM_TEXTS = 60
 
 
 def require_gpu():
-    from export import gpu
+    from export.checks import gpu
     ok, why = gpu.gpu_available()
     if not ok:
         pytest.skip(why)
@@ -33,7 +33,7 @@ def exported(small_export):
 @pytest.fixture(scope="module")
 def texts_inputs(exported):
     """The first NUM_TEXTS commands of the shipped test split, encoded as the app would."""
-    from export import wordpiece
+    from export.runtime import wordpiece
     with open(exported / "manifest.json", encoding="utf-8") as f:
         length = json.load(f)["sequence_length"]
     tok = wordpiece.WordPieceTokenizer.from_file(str(exported / "vocab.txt"))
@@ -49,7 +49,7 @@ def texts_inputs(exported):
 
 
 def test_gpu_available_gives_a_plain_reason():
-    from export import gpu
+    from export.checks import gpu
     ok, why = gpu.gpu_available()
     assert isinstance(ok, bool) and isinstance(why, str) and why
     assert "\n" not in why and "Traceback" not in why
@@ -63,7 +63,7 @@ def test_gpu_available_gives_a_plain_reason():
 def test_fp32_student_is_fully_accelerated_with_cpu_parity(exported, texts_inputs):
     """The issue's GPU criteria on the shipped test commands: every op on the GPU backend,
     max |Δprob| vs the CPU <= 1e-4 with enforce_f32 and <= 2e-3 at default precision."""
-    from export import gpu
+    from export.checks import gpu
     for enforce_f32, tolerance in ((True, 1e-4), (False, 2e-3)):
         report = gpu.check_gpu(exported / "fp32.tflite", texts_inputs, enforce_f32=enforce_f32)
         assert report.fully_accelerated, report.error
@@ -73,7 +73,7 @@ def test_fp32_student_is_fully_accelerated_with_cpu_parity(exported, texts_input
 
 def test_fp16_variant_is_fully_accelerated_with_cpu_parity(exported, texts_inputs):
     """The float16-weights file on the GPU backend, same criteria as fp32."""
-    from export import gpu
+    from export.checks import gpu
     for enforce_f32, tolerance in ((True, 1e-4), (False, 2e-3)):
         report = gpu.check_gpu(exported / "fp16.tflite", texts_inputs, enforce_f32=enforce_f32)
         assert report.fully_accelerated, report.error
@@ -85,7 +85,7 @@ def test_gather_on_a_dequantized_fp16_table_is_refused_unless_the_table_is_compu
     with float16 weights the GPU backend refuses GATHER on the DEQUANTIZEd table."""
     require_gpu()
     import tensorflow as tf
-    from export import gpu
+    from export.checks import gpu
     rng = np.random.default_rng(0)
     table = tf.constant(rng.normal(size=(1, 50, 8)).astype(np.float32))
 
@@ -117,7 +117,7 @@ def test_add_of_gather_output_and_constant_is_computed_wrongly_by_the_gpu(tmp_pa
     backend, while adding a [1, L, H] run-time tensor first is exact."""
     require_gpu()
     import tensorflow as tf
-    from export import gpu
+    from export.checks import gpu
     rng = np.random.default_rng(0)
     table = tf.constant(rng.normal(size=(50, 8)).astype(np.float32))
     positions = tf.constant(rng.normal(size=(16, 8)).astype(np.float32))
@@ -175,7 +175,7 @@ def _tiny_classifier(tmp_path, gather_2d: bool):
 
 def test_gpu_friendly_model_is_fully_accelerated_with_f32_parity(tmp_path):
     require_gpu()
-    from export import gpu
+    from export.checks import gpu
     path, inputs = _tiny_classifier(tmp_path, gather_2d=False)
     report = gpu.check_gpu(path, inputs, enforce_f32=True)
     assert report.fully_accelerated and report.ok, report
@@ -184,7 +184,7 @@ def test_gpu_friendly_model_is_fully_accelerated_with_f32_parity(tmp_path):
 
 def test_gpu_unfriendly_model_is_reported_not_raised(tmp_path):
     require_gpu()
-    from export import gpu
+    from export.checks import gpu
     path, inputs = _tiny_classifier(tmp_path, gather_2d=True)
     report = gpu.check_gpu(path, inputs, enforce_f32=True)
     assert not report.fully_accelerated and not report.ok

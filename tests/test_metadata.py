@@ -1,4 +1,4 @@
-"""TFLite model metadata (export/metadata.py), checked by writing it here and reading it with
+"""TFLite model metadata (export/metadata/), checked by writing it here and reading it with
 the real consumers: the TFLite Task Library's BertNLClassifier (tflite-support 0.4.4) and
 MediaPipe Tasks' TextClassifier (mediapipe 0.10.21), each in its own cached venv
 (tests/isolated_venv.py) running one child process over all variants and texts.
@@ -38,32 +38,42 @@ def _read(path) -> bytes:
 
 
 def _work(workdir):
-    from export import convert
-    return convert.load_workdir(str(workdir))
+    from export.conversion.export_folder import load_workdir
+    return load_workdir(str(workdir))
 
 
 @pytest.fixture(scope="module")
 def raw_models(small_workdir):
     """fp32 and int8_dynamic (per-channel quantized weights) converted afresh, before any
     metadata: ({variant: bytes}, the loaded workdir)."""
-    from export import convert
+    from export import graph_shaping
+    from export.conversion import variants
 
     work = _work(small_workdir)
+    task = work["task"]
     out = {}
     with tempfile.TemporaryDirectory() as d:
-        convert.write_saved_model(work["model"], work["sequence_length"], d)
+        variants.write_saved_model(work["model"], work["sequence_length"], d, graph_shaping.GPU,
+                                   task)
         for variant in ("fp32", "int8_dynamic"):
-            out[variant] = convert.convert_variant(d, variant, work["sequence_length"],
-                                                   len(work["labels"]))
+            out[variant] = variants.convert_variant(d, variant, work["sequence_length"],
+                                                    len(work["labels"]), task.input_names,
+                                                    task.output_name)
     return out, work
 
 
 def _populate(raw, work, **overrides):
-    from export import metadata
+    from export.metadata import writer
 
-    fields = {**metadata.metadata_fields(work["config"]), **overrides}
-    return metadata.populate(raw, vocab_path=work["vocab_path"],
-                             labels_path=work["labels_path"], **fields)
+    fields = {**writer.metadata_fields(work["config"]), **overrides}
+    return writer.populate(raw, vocab_path=work["vocab_path"],
+                           labels_path=work["labels_path"], **fields)
+
+
+def _expected(vocab_path, labels_path) -> dict:
+    """verify()'s expected_files: the digests of the vocabulary and labels packed."""
+    from export.contract import LABELS_FILE, VOCAB_FILE, sha256_file
+    return {VOCAB_FILE: sha256_file(str(vocab_path)), LABELS_FILE: sha256_file(str(labels_path))}
 
 
 def _encode(work, texts):
@@ -75,13 +85,14 @@ def _encode(work, texts):
 # Main environment
 # ---------------------------------------------------------------------------------------------
 def test_every_exported_file_carries_verified_metadata(small_export, small_workdir):
-    from export import metadata
+    from export.metadata import reader
 
     export_dir, _ = small_export
     manifest = json.loads((export_dir / "manifest.json").read_text(encoding="utf-8"))
+    expected = reader.expected_from_manifest(manifest, str(export_dir))
     for variant in VARIANTS:
         path = export_dir / f"{variant}.tflite"
-        report = metadata.verify(str(path))
+        report = reader.verify(str(path), expected)
         assert report["ok"], report["problems"]
         assert manifest["files"][path.name]["checks"]["metadata"] == report
         assert report["name"] == manifest["name"] and report["version"] == manifest["version"]
@@ -106,13 +117,13 @@ def test_every_exported_file_carries_verified_metadata(small_export, small_workd
 def test_metadata_leaves_the_graph_and_its_outputs_unchanged(raw_models):
     from ai_edge_litert.interpreter import Interpreter
 
-    from export import tflite_io
+    from export.tflite import reader as tflite_reader
 
     raw, work = raw_models
     x = _encode(work, work["dataset"].test.texts[:64])
     for variant, data in raw.items():
         populated = _populate(data, work)
-        before, after = tflite_io.read_model(data), tflite_io.read_model(populated)
+        before, after = tflite_reader.read_model(data), tflite_reader.read_model(populated)
         assert after.op_counts() == before.op_counts() and after.signatures == before.signatures
         assert [t.to_json() for t in after.tensors] == [t.to_json() for t in before.tensors]
         outputs = []
@@ -132,7 +143,7 @@ def test_metadata_leaves_the_graph_and_its_outputs_unchanged(raw_models):
 
 
 def test_weight_buffers_start_on_16_byte_boundaries(raw_models):
-    from export.tflite_io import _schema
+    from export.tflite.reader import _schema
 
     raw, work = raw_models
     populated = _populate(raw["int8_dynamic"], work)
@@ -143,7 +154,7 @@ def test_weight_buffers_start_on_16_byte_boundaries(raw_models):
 
 
 def test_populate_is_deterministic_and_replaces_old_metadata(raw_models):
-    from export import metadata
+    from export.metadata import reader
 
     raw, work = raw_models
     once = _populate(raw["fp32"], work)
@@ -156,22 +167,23 @@ def test_populate_is_deterministic_and_replaces_old_metadata(raw_models):
             f.write(renamed)
         shutil.copy(work["vocab_path"], d)
         shutil.copy(work["labels_path"], d)
-        report = metadata.verify(path)
+        report = reader.verify(path, _expected(work["vocab_path"], work["labels_path"]))
     assert report["ok"], report["problems"]
     assert (report["name"], report["author"]) == ("Renamed", "Someone")
     assert len(zipfile.ZipFile(io.BytesIO(renamed)).namelist()) == 2
 
 
 def test_verify_reports_missing_metadata_and_wrong_files(raw_models, tmp_path):
-    from export import metadata
+    from export.metadata import reader, writer
 
     raw, work = raw_models
     shutil.copy(work["vocab_path"], tmp_path / "vocab.txt")
     shutil.copy(work["labels_path"], tmp_path / "labels.txt")
+    expected = _expected(tmp_path / "vocab.txt", tmp_path / "labels.txt")
 
     bare = tmp_path / "bare.tflite"
     bare.write_bytes(raw["fp32"])
-    report = metadata.verify(str(bare))
+    report = reader.verify(str(bare), expected)
     assert not report["ok"] and "no TFLITE_METADATA entry" in report["problems"][0]
 
     other_vocab = tmp_path / "other" / "vocab.txt"
@@ -179,9 +191,9 @@ def test_verify_reports_missing_metadata_and_wrong_files(raw_models, tmp_path):
     other_vocab.write_text((tmp_path / "vocab.txt").read_text(encoding="utf-8") + "extra\n",
                            encoding="utf-8")
     wrong = tmp_path / "wrong_vocab.tflite"
-    wrong.write_bytes(metadata.populate(raw["fp32"], vocab_path=str(other_vocab),
-                                        labels_path=work["labels_path"], name="x"))
-    report = metadata.verify(str(wrong))
+    wrong.write_bytes(writer.populate(raw["fp32"], vocab_path=str(other_vocab),
+                                      labels_path=work["labels_path"], name="x"))
+    report = reader.verify(str(wrong), expected)
     assert not report["ok"]
     assert [p for p in report["problems"] if p.startswith("packed vocab.txt differs")], \
         report["problems"]
@@ -189,18 +201,18 @@ def test_verify_reports_missing_metadata_and_wrong_files(raw_models, tmp_path):
 
     junk = tmp_path / "junk.tflite"
     junk.write_bytes(b"not a model at all")
-    assert "not a TFLite flatbuffer" in metadata.verify(str(junk))["problems"][0]
+    assert "not a TFLite flatbuffer" in reader.verify(str(junk), expected)["problems"][0]
 
 
 def test_populate_refuses_labels_that_do_not_match_the_output(raw_models, tmp_path):
-    from export import metadata
+    from export.metadata import writer
 
     raw, work = raw_models
     labels = tmp_path / "labels.txt"
     labels.write_text("a\nb\nc\n", encoding="utf-8")
     with pytest.raises(ValueError, match="one score per label"):
-        metadata.populate(raw["fp32"], vocab_path=work["vocab_path"], labels_path=str(labels),
-                          name="x")
+        writer.populate(raw["fp32"], vocab_path=work["vocab_path"], labels_path=str(labels),
+                        name="x")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -228,11 +240,11 @@ def _run_child(python: str, script: str, job: dict, tmp_path, name: str) -> dict
 
 def _pipeline_scores(export_dir, work, texts) -> dict:
     """Our own probabilities on each variant file: the pipeline's tokenizer and LiteRT."""
-    from export import convert
+    from export.tflite.runner import Runner
 
     x = _encode(work, texts)
     return {"labels": work["labels"],
-            **{v: convert.run_tflite(str(export_dir / f"{v}.tflite"), x) for v in VARIANTS}}
+            **{v: Runner(str(export_dir / f"{v}.tflite")).run_all(x) for v in VARIANTS}}
 
 
 def agreement(theirs: list, probabilities: np.ndarray, labels: list) -> tuple:
@@ -311,11 +323,11 @@ def test_metadata_is_what_tflite_supports_own_writer_writes(intents_case, tmp_pa
     """tflite-support's bert_nl_classifier.MetadataWriter repopulates our fp32 file with the same
     fields: the metadata buffer comes out byte-identical, the packed files identical, and its
     C++ parser-version rule agrees with our min_parser_version."""
-    from export import metadata
+    from export.metadata import writer
 
     work = intents_case["work"]
     job = {"model": intents_case["job"]["models"]["fp32"], "vocab": work["vocab_path"],
-           "labels": work["labels_path"], "general": metadata.metadata_fields(work["config"]),
+           "labels": work["labels_path"], "general": writer.metadata_fields(work["config"]),
            "tflite_input_names": list(INPUTS), "output": str(tmp_path / "official.tflite")}
     results = _run_child(_task_library_python(), "official_metadata_writer.py", job, tmp_path,
                          "official")

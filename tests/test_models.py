@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 
 from pipeline import training
 from pipeline.config_defaults import default_config
@@ -43,6 +44,36 @@ def test_token_embedding_gathers_on_flat_indices():
     out = keras.ops.convert_to_numpy(emb(ids))
     table = keras.ops.convert_to_numpy(emb.embeddings)
     np.testing.assert_allclose(out, table[ids])
+
+
+@pytest.mark.parametrize("target", [None, *student.TARGETS])
+def test_token_embedding_targets_look_up_the_same_vectors(target):
+    emb = student.FlatTokenEmbedding(10, 4, target=target)
+    ids = np.array([[1, 2, 3], [4, 5, 6]], "int32")
+    out = keras.ops.convert_to_numpy(emb(ids))
+    np.testing.assert_allclose(out, keras.ops.convert_to_numpy(emb.embeddings)[ids])
+    assert student.FlatTokenEmbedding.from_config(emb.get_config()).target == target
+
+
+def test_unknown_serving_target_is_refused():
+    with pytest.raises(ValueError, match="unknown serving target 'tpu'"):
+        student.FlatTokenEmbedding(10, 4, target="tpu")
+    with pytest.raises(ValueError, match="needs a serving target"):
+        student.DelegateTransformerEncoder(intermediate_dim=8, num_heads=2, target=None)
+
+
+def test_training_graph_uses_keras_hub_encoder_and_a_target_the_delegate_subclass():
+    """target None builds keras-hub's TransformerEncoder itself: saved model files name its
+    weights by that class, so files saved before the serving subclass existed still load."""
+    import keras_hub
+
+    trained = small_backbone()
+    assert type(trained.get_layer("transformer_layer_0")) is keras_hub.layers.TransformerEncoder
+    shaped = student.StudentBackbone.from_config({**trained.get_config(), "target": "nnapi"})
+    encoder = shaped.get_layer("transformer_layer_0")
+    assert isinstance(encoder, student.DelegateTransformerEncoder) and encoder.target == "nnapi"
+    assert shaped.token_embedding.target == "nnapi"
+    assert [w.shape for w in shaped.weights] == [w.shape for w in trained.weights]
 
 
 def test_padding_does_not_change_the_prediction():

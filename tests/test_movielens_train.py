@@ -66,7 +66,7 @@ def test_train_resume_and_evaluate_on_ml_latest_small(trained):
 
 def test_export_convert_writes_the_recommender_files(trained):
     """The same `python -m export.convert` on a next_item workdir: [1, H] ids -> [1, V] scores."""
-    from export import tflite_io
+    from export.tflite import reader as tflite_reader
 
     workdir, _ = trained
     r = run("export.convert", f"--workdir={workdir}", "--variants=fp32,int8_dynamic,int8_full",
@@ -79,10 +79,10 @@ def test_export_convert_writes_the_recommender_files(trained):
     assert (export_dir / "items.csv").read_bytes() == (workdir / "items.csv").read_bytes()
     assert manifest["inputs"][0]["name"] == "item_ids" and manifest["output"]["shape"] == [1, 9683]
     for variant in ("fp32", "int8_dynamic", "int8_full"):
-        info = tflite_io.read_model(str(export_dir / f"{variant}.tflite"))
+        info = tflite_reader.read_model(str(export_dir / f"{variant}.tflite"))
         assert [(t.name, t.dtype, t.shape) for t in info.inputs] == [("item_ids", "int32", (1, 20))]
         assert [(t.name, t.dtype, t.shape) for t in info.outputs] == [("scores", "float32", (1, 9683))]
-        assert tflite_io.static_problems(info, gather_1d=variant != "int8_full") == []
+        assert tflite_reader.static_problems(info, gather_1d=variant != "int8_full") == []
         parity = manifest["files"][f"{variant}.tflite"]["checks"]["parity"]
         assert parity["users"] == 610 and "hr10_drop_points" in parity
     assert manifest["files"]["fp32.tflite"]["checks"]["parity"]["top10_identical"] >= 0.99
@@ -91,7 +91,7 @@ def test_export_convert_writes_the_recommender_files(trained):
 def test_predict_liked_prints_ten_unseen_movies_with_titles(trained):
     """`python -m export.predict <recommender.tflite> --liked ...`: the Keras model's own ten
     best unseen movies (ties to the lower index), with titles; bad ids are one line, exit 2."""
-    from export.predict import Recommender
+    from export.runtime import Recommender
     from pipeline import training
     from tests.conftest import assert_one_line_error
 

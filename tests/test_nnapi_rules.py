@@ -1,4 +1,4 @@
-"""Tests for the static NNAPI-delegate readiness checker (export.nnapi).
+"""Tests for the static NNAPI-delegate readiness checker (export.checks.nnapi).
 
 Tiny real models are converted with TFLiteConverter.from_concrete_functions
 and checked against the rule table for API levels 27..35.
@@ -15,16 +15,16 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from export import nnapi_rules  # noqa: E402
-from export.nnapi import (  # noqa: E402
-    _CONSTRAINTS,
-    _schema,
+from export.checks import nnapi_rules  # noqa: E402
+from export.checks.nnapi import (  # noqa: E402
     NnapiReport,
     check_nnapi,
     format_report,
     lowest_clean_api_level,
 )
-from export.nnapi_rules import API_LEVELS, GENERAL_RULES, RULES, RULES_BY_OP  # noqa: E402
+from export.checks.nnapi_constraints import CONSTRAINTS  # noqa: E402
+from export.checks.nnapi_rules import API_LEVELS, GENERAL_RULES, RULES, RULES_BY_OP  # noqa: E402
+from export.tflite.reader import BUILTIN_OP_NAMES, read_model  # noqa: E402
 
 N = 8
 UNITS = 4
@@ -119,12 +119,6 @@ def _op_names(report: NnapiReport):
 # --------------------------------------------------------------------------
 # Rule table
 # --------------------------------------------------------------------------
-_BUILTIN_NAMES = {
-    k for k, v in vars(_schema.BuiltinOperator).items()
-    if not k.startswith("_") and isinstance(v, int)
-}
-
-
 def test_api_levels_are_27_to_35():
     assert API_LEVELS == tuple(range(27, 36))
     assert set(nnapi_rules.API_NAMES) == set(API_LEVELS)
@@ -132,7 +126,7 @@ def test_api_levels_are_27_to_35():
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.op)
 def test_every_row_is_sane(rule):
-    assert rule.op in _BUILTIN_NAMES
+    assert rule.op in BUILTIN_OP_NAMES
     assert rule.source.strip(), f"{rule.op} has no source note"
     assert "Validate" in rule.source
     assert rule.max_version is None or (isinstance(rule.max_version, int) and rule.max_version >= 1)
@@ -152,7 +146,7 @@ def test_every_row_is_sane(rule):
         assert operand.dtypes is None or set(operand.dtypes) <= nnapi_rules.KNOWN_DTYPES
     assert rule.type_input >= 0
     for name in rule.constraints:
-        assert name in _CONSTRAINTS, f"{rule.op}: unknown constraint {name}"
+        assert name in CONSTRAINTS, f"{rule.op}: unknown constraint {name}"
     if rule.min_api is None:  # never delegated: nothing else to check
         assert rule.max_version is None and rule.input_types is None
         assert not rule.operands and not rule.constraints
@@ -321,6 +315,21 @@ def test_levels_30_to_35_agree(models):
             for api in range(30, 36)
         }
         assert all(v == verdicts[30] for v in verdicts.values())
+
+
+def test_path_bytes_and_model_info_give_the_same_report(models):
+    path = models["int8"]
+    info = read_model(path)
+    fc = info.ops[0]
+    assert fc.op == "FULLY_CONNECTED" and fc.options["fused_activation_function"] == 1  # RELU
+    weights = info.constant(fc.inputs[1])
+    assert weights.dtype == np.int8 and weights.shape == fc.inputs[1].shape
+    expected = format_report(check_nnapi(path, 28))
+    assert format_report(check_nnapi(info, 28)) == expected
+    with open(path, "rb") as f:
+        from_bytes = check_nnapi(f.read(), 28)
+    assert format_report(from_bytes) == expected.replace(path, "<bytes>", 1)
+    assert lowest_clean_api_level(info) == lowest_clean_api_level(path) == 29
 
 
 def test_api_level_must_be_int(models):

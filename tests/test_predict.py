@@ -26,7 +26,7 @@ def intents_texts(every: int = 6):
 @pytest.fixture(scope="session")
 def packed(small_export):
     """{variant: path} of small_export's files; export.convert packs vocab.txt and labels.txt
-    into each (export/metadata.py: a zip archive after the flatbuffer)."""
+    into each (export/metadata/: a zip archive after the flatbuffer)."""
     export_dir, _ = small_export
     out = {}
     for variant in ("fp32", "int8_full"):
@@ -51,8 +51,8 @@ def keras_probabilities(workdir, texts):
 
 
 def test_fp32_matches_keras_and_interpreter(small_workdir, packed):
-    from export import convert
-    from export.predict import Classifier
+    from export.runtime import Classifier
+    from export.tflite.runner import Runner
 
     texts = intents_texts()
     assert any(ord(c) > 0x4E00 for t in texts for c in t)  # Chinese among them
@@ -63,7 +63,7 @@ def test_fp32_matches_keras_and_interpreter(small_workdir, packed):
     np.testing.assert_allclose(ours, expected, atol=1e-5)
     assert (ours.argmax(-1) == expected.argmax(-1)).all()
     # Same interpreter, pipeline (keras-hub) tokenization: identical numbers.
-    np.testing.assert_array_equal(ours, convert.run_tflite(packed["fp32"], inputs))
+    np.testing.assert_array_equal(ours, Runner(packed["fp32"]).run_all(inputs))
     labels = (small_workdir / "labels.txt").read_text(encoding="utf-8").split()
     assert classifier.labels == labels
     top = classifier.classify(texts[:3], top_k=3)
@@ -73,19 +73,19 @@ def test_fp32_matches_keras_and_interpreter(small_workdir, packed):
 
 
 def test_int8_full_matches_interpreter_with_pipeline_tokenization(small_workdir, packed):
-    from export import convert
-    from export.predict import Classifier
+    from export.runtime import Classifier
+    from export.tflite.runner import Runner
 
     texts = intents_texts()
     ours = Classifier(packed["int8_full"]).probabilities(texts)
     inputs, keras = keras_probabilities(small_workdir, texts)
-    np.testing.assert_array_equal(ours, convert.run_tflite(packed["int8_full"], inputs))
+    np.testing.assert_array_equal(ours, Runner(packed["int8_full"]).run_all(inputs))
     assert np.mean(ours.argmax(-1) == keras.argmax(-1)) >= 0.95
     np.testing.assert_allclose(ours.sum(-1), 1.0, atol=0.02)
 
 
 def test_command_table_and_json(packed):
-    from export.predict import Classifier
+    from export.runtime import Classifier
 
     texts = ["wake me up at 6:30 tomorrow", "明天北京天气怎么样"]
     expected = Classifier(packed["fp32"]).classify(texts, top_k=2)
@@ -102,6 +102,31 @@ def test_command_table_and_json(packed):
     lines = r.stdout.splitlines()
     assert lines[0] == json.dumps(texts[0]) and len(lines) == 1 + 3
     assert lines[1].split()[0] == expected[0][0][0]
+
+
+def test_flags_before_between_or_after_the_texts(packed):
+    """`--top_k`, `--json` anywhere among the texts (argparse's intermixed parsing); `--`
+    ends the flags, for a text that starts with a dash."""
+    texts = ["wake me up at 6:30 tomorrow", "明天北京天气怎么样"]
+    want = json.loads(run("export.predict", packed["fp32"], *texts, "--top_k=1",
+                          "--json").stdout)
+    for args in ([packed["fp32"], "--top_k=1", "--json", *texts],
+                 ["--json", packed["fp32"], texts[0], "--top_k", "1", texts[1]],
+                 ["--top_k=1", "--json", packed["fp32"], *texts]):
+        r = run("export.predict", *args)
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert json.loads(r.stdout) == want
+    r = run("export.predict", packed["fp32"], "--json", "--", "-5 degrees", "--top_k=1")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert [res["text"] for res in json.loads(r.stdout)["results"]] == ["-5 degrees", "--top_k=1"]
+
+
+def test_text_that_is_not_utf8_is_one_line(packed):
+    """Undecodable argv bytes reach Python as lone surrogates: one line naming the argument."""
+    latin1 = os.fsdecode(b"caf\xe9 au lait")  # b"\xe9" alone is not UTF-8
+    r = run("export.predict", packed["fp32"], "call mom", latin1)
+    assert_one_line_error(r, "argument 3", "not valid UTF-8")
+    assert "UnicodeEncodeError" not in r.stderr and r.stdout == ""
 
 
 def test_imports_no_tensorflow_keras_or_pipeline(packed):
@@ -154,7 +179,7 @@ def test_bad_input_one_line_exit_2(packed, tmp_path):
 
 def _same_top_labels_in_venv(python, packed, runtime_prefix):
     """`python -m export.predict` run by `python` gives the main env's top labels."""
-    from export.predict import Classifier
+    from export.runtime import Classifier
 
     texts = intents_texts(every=24)
     for variant in ("fp32", "int8_full"):

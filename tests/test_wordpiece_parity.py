@@ -1,4 +1,4 @@
-"""Parity: export.wordpiece (pure Python) == keras-hub BERT preprocessing.
+"""Parity: export.runtime.wordpiece (pure Python) == keras-hub BERT preprocessing.
 
 The reference is keras-hub's TensorFlow path (what runs inside ``tf.data``
 during training): ``BertTokenizer`` + ``BertTextClassifierPreprocessor`` mapped
@@ -22,12 +22,12 @@ tf_text = pytest.importorskip("tensorflow_text", reason="reference needs tensorf
 keras_hub = pytest.importorskip("keras_hub", reason="parity reference needs keras-hub")
 
 try:
-    from export.wordpiece import WordPieceTokenizer, nfkc_casefold
+    from export.runtime.wordpiece import WordPieceTokenizer, nfkc_casefold
 except ImportError:  # plain `pytest` run without the repo root on sys.path
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from export.wordpiece import WordPieceTokenizer, nfkc_casefold
+    from export.runtime.wordpiece import WordPieceTokenizer, nfkc_casefold
 
 RESERVED = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 DATASETS = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"

@@ -14,7 +14,9 @@ Choices made for the delegates, at the source: item embeddings gather on 1-D ids
 constant and there is no padding mask (padding is item 0, whose embedding is learned; with the
 newest item always at position H-1 the model needs no mask to find it), the last position is
 sliced as [B, 1, D] with non-negative bounds then reshaped, ReLU (NNAPI has no GELU), no int64,
-rank <= 4.
+rank <= 4. `target` (None: the training graph) picks one delegate's batch-1 serving graph
+for the item embedding and the encoder blocks, as for the student (pipeline/models/student.py
+`TARGETS`); `export.graph_shaping.shaped_for` rebuilds a trained model with one.
 """
 
 import keras
@@ -22,7 +24,7 @@ import keras_hub
 import numpy as np
 from keras import ops
 
-from pipeline.models.student import FlatTokenEmbedding
+from pipeline.models.student import FlatTokenEmbedding, transformer_encoder
 
 
 @keras.saving.register_keras_serializable(package="pipeline")
@@ -62,6 +64,8 @@ class PositionEmbeddingAndCausalMask(keras.layers.Layer):
 class SequentialRecommender(keras_hub.models.Backbone):
     """Item ids [B, H] int32 (0 = padding, newest last) -> scores from the tied item embedding.
 
+    `target`: None (training) or a serving target of pipeline/models/student.py `TARGETS`.
+
     `all_positions=False`: [B, V] scores of the item after the whole history (the scorer);
     `all_positions=True`: [B, H, V] logits, position t scoring the item after ids[:, :t+1]
     (the trainer). One flat functional graph: the item embedding is used twice in it (lookup,
@@ -70,21 +74,21 @@ class SequentialRecommender(keras_hub.models.Backbone):
 
     def __init__(self, vocabulary_size, history_length, num_layers=2, hidden_dim=64, num_heads=2,
                  intermediate_dim=256, dropout=0.2, activation="relu", all_positions=False,
-                 **kwargs):
+                 target=None, **kwargs):
         item_ids = keras.Input(shape=(history_length,), dtype="int32", name="item_ids")
         item_embedding = FlatTokenEmbedding(
             vocabulary_size, hidden_dim, tie_weights=True,
             embeddings_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-            name="item_embedding")
+            target=target, name="item_embedding")
         x, causal_mask = PositionEmbeddingAndCausalMask(
             history_length, hidden_dim, name="position_embedding")(item_embedding(item_ids))
         x = keras.layers.Dropout(dropout, name="embeddings_dropout")(x)
         for i in range(num_layers):
-            x = keras_hub.layers.TransformerEncoder(
+            x = transformer_encoder(
                 intermediate_dim=intermediate_dim, num_heads=num_heads, dropout=dropout,
                 activation=activation, normalize_first=True, layer_norm_epsilon=1e-6,
                 kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-                name=f"transformer_layer_{i}")(x, attention_mask=causal_mask)
+                target=target, name=f"transformer_layer_{i}")(x, attention_mask=causal_mask)
         x = keras.layers.LayerNormalization(epsilon=1e-6, name="final_layer_norm")(x)
         if not all_positions:
             # The last position as [B, 1, D] then reshaped: a slice that drops the axis
@@ -103,13 +107,15 @@ class SequentialRecommender(keras_hub.models.Backbone):
         self.dropout = dropout
         self.activation = activation
         self.all_positions = all_positions
+        self.target = target
 
     def get_config(self):
         return {**super().get_config(), "vocabulary_size": self.vocabulary_size,
                 "history_length": self.history_length, "num_layers": self.num_layers,
                 "hidden_dim": self.hidden_dim, "num_heads": self.num_heads,
                 "intermediate_dim": self.intermediate_dim, "dropout": self.dropout,
-                "activation": self.activation, "all_positions": self.all_positions}
+                "activation": self.activation, "all_positions": self.all_positions,
+                "target": self.target}
 
 
 def build_trainer(model_config, vocabulary_size: int, history_length: int) -> SequentialRecommender:

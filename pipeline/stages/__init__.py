@@ -1,4 +1,5 @@
-"""Training stages, each a function `run(...)` that trains one model in `<workdir>/<stage>/`.
+"""Training stages, each a function `run(...)` that trains one model in `<workdir>/<stage>/`
+through `pipeline.training.Stage` (done marker, steps, resumable fit, model.keras).
 
 teacher   fine-tune a pretrained keras-hub classifier, cache its logits on the train split
 pretrain  masked-LM pretraining of the student backbone on unlabeled text
@@ -19,9 +20,9 @@ def encode(preprocessor, texts, batch_size=2048) -> dict:
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def repeating_dataset(inputs, targets, batch_size, seed):
+def repeating_dataset(inputs, targets, batch_size, seed, sample_weights=None):
     """Shuffled (seeded), repeated, batched tf.data pipeline over in-memory arrays."""
-    n = len(next(iter(inputs.values())))
-    ds = tf.data.Dataset.from_tensor_slices((inputs, targets))
-    ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True).repeat()
+    parts = (inputs, targets) if sample_weights is None else (inputs, targets, sample_weights)
+    ds = tf.data.Dataset.from_tensor_slices(parts)
+    ds = ds.shuffle(len(targets), seed=seed, reshuffle_each_iteration=True).repeat()
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

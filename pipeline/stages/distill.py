@@ -1,6 +1,6 @@
 """Distillation: the student learns the teacher's softened logits plus the hard labels."""
 
-import os
+import functools
 
 import keras
 import numpy as np
@@ -35,22 +35,20 @@ class DistillationLoss(keras.losses.Loss):
 
 def run(workdir, config, classifier, x_train, y_train, teacher_indices, teacher_logits, eval_callback):
     """Trains `classifier` (usually the fine-tuned student) on the examples with teacher logits."""
-    stage_dir = os.path.join(workdir, "distill")
-    if training.is_done(stage_dir):
-        return training.load_model(os.path.join(stage_dir, "model.keras"))
+    stage = training.Stage(workdir, "distill", config.distill, config.train)
+    if stage.done():
+        return stage.load()
     num_classes = teacher_logits.shape[1]
     x = {k: v[teacher_indices] for k, v in x_train.items()}
     onehot = np.eye(num_classes, dtype="float32")[np.asarray(y_train)[teacher_indices]]
     targets = np.concatenate([onehot, teacher_logits], axis=1)
-    d, t = config.distill, config.train
-    steps, epochs = training.steps_for(len(targets), t.batch_size, d.epochs, d.max_steps)
+    d = config.distill
 
     def hard_accuracy(y_true, y_pred):
         return keras.metrics.categorical_accuracy(y_true[:, :num_classes], y_pred)
 
-    training.fit(
-        classifier, repeating_dataset(x, targets, t.batch_size, config.seed),
-        stage_dir=stage_dir, loss=DistillationLoss(num_classes, d.temperature, d.alpha),
-        metrics=[hard_accuracy], steps_per_epoch=steps, epochs=epochs,
-        learning_rate=d.learning_rate, train_config=t, eval_callback=eval_callback)
+    stage.fit(classifier, functools.partial(repeating_dataset, x, targets, stage.batch_size,
+                                            config.seed), len(targets),
+              loss=DistillationLoss(num_classes, d.temperature, d.alpha),
+              metrics=[hard_accuracy], callbacks=[eval_callback])
     return classifier

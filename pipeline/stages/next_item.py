@@ -5,7 +5,7 @@
 The item embeddings start from PPMI co-occurrence vectors of the training parts
 (`recs.init_embeddings="ppmi"`, see `pipeline.ranking.ppmi_embeddings`) or at random.
 One stage folder per seed (`<workdir>/next_item_seed<seed>/`), trained by the shared fit loop
-(`pipeline.training.fit`: AdamW, warm-up + cosine, resumable checkpoints, history.csv). Full
+(`pipeline.training.Stage`: AdamW, warm-up + cosine, resumable checkpoints, history.csv). Full
 softmax over the vocabulary (items seen earlier in the window optionally left out), optional
 label smoothing; padding targets carry no weight.
 After each epoch the validation users are ranked (protocol P, validation item as target); the
@@ -14,6 +14,7 @@ best epoch's weights are kept (`best.weights.h5`, `best.json`) and training stop
 trainer (all positions) with the best weights; `run` returns the scorer made from it.
 """
 
+import functools
 import json
 import os
 
@@ -21,9 +22,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pipeline import metrics, ranking, training
+from pipeline import ranking, training
 from pipeline.errors import UserError
 from pipeline.models import sequential_recommender as rec
+from pipeline.stages import repeating_dataset
 
 
 def _seen_before(targets, vocabulary_size, dtype):
@@ -73,8 +75,8 @@ class ValidationRanking(keras.callbacks.Callback):
     """Ranks the validation users after each epoch; keeps the best weights; stops early.
 
     Adds `val_hr@k` and `val_ndcg@k` to the epoch logs. The best epoch survives a restart
-    (`best.json`, `best.weights.h5` in the stage folder); at the end of training the model holds
-    the best weights.
+    (`best.json`, `best.weights.h5` in the stage folder); `restore_best` puts its weights back
+    at the end of the stage (not at the end of each `fit` call: a resumed stage makes two).
     """
 
     def __init__(self, histories, targets, history_length, stage_dir, patience, k=10):
@@ -100,31 +102,24 @@ class ValidationRanking(keras.callbacks.Callback):
             tmp = self.weights_path[: -len(".weights.h5")] + ".tmp.weights.h5"
             self.model.save_weights(tmp)
             os.replace(tmp, self.weights_path)
-            metrics.write_json(self.best, self.best_path)
+            training.write_atomic(self.best_path, json.dumps(self.best, indent=2).encode("utf-8"))
         elif epoch - self.best["epoch"] >= self.patience:
             self.model.stop_training = True
         print(f" - val_hr@{self.k}: {result['hr']:.4f} - val_ndcg@{self.k}: {result['ndcg']:.4f}"
               f" (best {self.best['hr']:.4f} at epoch {self.best['epoch'] + 1})")
 
-    def on_train_end(self, logs=None):
+    def restore_best(self, model):
         if os.path.exists(self.weights_path):
-            self.model.load_weights(self.weights_path)
-
-
-def training_dataset(inputs, targets, batch_size, seed):
-    weights = (targets > 0).astype("float32")
-    ds = tf.data.Dataset.from_tensor_slices((inputs, targets, weights))
-    ds = ds.shuffle(len(inputs), seed=seed, reshuffle_each_iteration=True).repeat()
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+            model.load_weights(self.weights_path)
 
 
 def run(workdir, config, split, seed):
     """Trains (or loads) one seed's recommender; returns its scorer ([B, H] -> [B, V])."""
-    stage_dir = os.path.join(workdir, f"next_item_seed{seed}")
-    if training.is_done(stage_dir):
-        return rec.scorer_like(training.load_model(os.path.join(stage_dir, "model.keras")))
+    stage = training.Stage(workdir, f"next_item_seed{seed}", config.train, config.train)
+    if stage.done():
+        return rec.scorer_like(stage.load())
     keras.utils.set_random_seed(seed)
-    r, t = config.recs, config.train
+    r = config.recs
     trainer = rec.build_trainer(config.model, split.vocabulary_size, r.history_length)
     if r.init_embeddings == "ppmi":  # warm start from the training parts' co-occurrences
         trainer.item_embedding.embeddings.assign(ranking.ppmi_embeddings(
@@ -134,13 +129,13 @@ def run(workdir, config, split, seed):
         raise UserError(f"--config.recs.init_embeddings='{r.init_embeddings}' is not one of "
                         "ppmi, random")
     inputs, targets = rec.training_windows(split.train, r.history_length, r.window_stride)
-    steps, epochs = training.steps_for(len(inputs), t.batch_size, t.epochs, t.max_steps)
     print(f"next_item seed {seed}: {len(inputs)} training windows, {int((targets > 0).sum())} "
           f"targets, vocabulary {split.vocabulary_size}")
     validation = ValidationRanking(split.train, split.valid_targets, r.history_length,
-                                   stage_dir, r.patience, r.top_k)
-    training.fit(trainer, training_dataset(inputs, targets, t.batch_size, seed),
-                 stage_dir=stage_dir, loss=next_item_loss(r.label_smoothing, r.exclude_seen_in_loss),
-                 steps_per_epoch=steps, epochs=epochs, learning_rate=t.learning_rate,
-                 train_config=t, eval_callback=validation)
+                                   stage.dir, r.patience, r.top_k)
+    weights = (targets > 0).astype("float32")  # padding targets carry no weight
+    stage.fit(trainer, functools.partial(repeating_dataset, inputs, targets, stage.batch_size,
+                                         seed, weights), len(inputs),
+              loss=next_item_loss(r.label_smoothing, r.exclude_seen_in_loss),
+              callbacks=[validation], finish=validation.restore_best)
     return rec.scorer_like(trainer)

@@ -1,23 +1,23 @@
 """Masked-LM pretraining of the student backbone (keras-hub MaskedLMMaskGenerator + head)."""
 
+import functools
 import math
-import os
 
 import keras
 import keras_hub
 import numpy as np
-import tensorflow as tf
 
 from pipeline import training
 from pipeline.models import student
+from pipeline.stages import repeating_dataset
 
 
 def mask_selection_length(sequence_length, mask_rate):
     return max(1, int(round(sequence_length * mask_rate)))
 
 
-def masked_lm_dataset(x, tokenizer, mask_rate, batch_size, seed, num_maskings):
-    """Unlabeled encoded texts -> ({inputs..., mask_positions}, mask_ids, mask_weights).
+def masked_lm_examples(x, tokenizer, mask_rate, num_maskings):
+    """Unlabeled encoded texts -> ({inputs..., mask_positions}, mask_ids, mask_weights) arrays.
 
     The masks are drawn eagerly, `num_maskings` different ones per text (as BERT's duplication
     factor), because keras-hub's masker inside a tf.data map is not reproducible across runs.
@@ -38,30 +38,26 @@ def masked_lm_dataset(x, tokenizer, mask_rate, batch_size, seed, num_maskings):
     m = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     inputs = {"token_ids": m["token_ids"].astype("int32"), "padding_mask": m["padding_mask"],
               "segment_ids": m["segment_ids"], "mask_positions": m["mask_positions"].astype("int32")}
-    ds = tf.data.Dataset.from_tensor_slices((inputs, m["mask_ids"], m["mask_weights"]))
-    ds = ds.shuffle(len(m["mask_ids"]), seed=seed, reshuffle_each_iteration=True).repeat()
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return inputs, m["mask_ids"], m["mask_weights"]
 
 
 def run(workdir, config, backbone, tokenizer, x_unlabeled):
     """Pretrains `backbone` in place; returns it (loaded from the stage's model if done)."""
-    stage_dir = os.path.join(workdir, "pretrain")
-    path = os.path.join(stage_dir, "model.keras")
-    p, t = config.pretrain, config.train
+    stage = training.Stage(workdir, "pretrain", config.pretrain, config.train)
+    p = config.pretrain
     length = x_unlabeled["token_ids"].shape[1]
     model = student.build_masked_lm(backbone, mask_selection_length(length, p.mask_rate))
-    if training.is_done(stage_dir):  # the stage's model.keras is the pretrained backbone
-        backbone.set_weights(training.load_model(path).get_weights())
+    if stage.done():  # the stage's model.keras is the pretrained backbone
+        backbone.set_weights(stage.load().get_weights())
         return backbone
     n = len(x_unlabeled["token_ids"])
-    steps, epochs = training.steps_for(n, t.batch_size, p.epochs, p.max_steps)
-    num_maskings = min(10, max(1, math.ceil(steps * epochs * t.batch_size / n)))
-    dataset = masked_lm_dataset(x_unlabeled, tokenizer, p.mask_rate, t.batch_size, config.seed,
-                                num_maskings)
-    training.fit(
-        model, dataset,
-        stage_dir=stage_dir, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="masked_accuracy")],
-        steps_per_epoch=steps, epochs=epochs, learning_rate=p.learning_rate, train_config=t,
-        save=backbone)
+    steps, epochs = stage.steps(n)
+    num_maskings = min(10, max(1, math.ceil(steps * epochs * stage.batch_size / n)))
+    inputs, mask_ids, mask_weights = masked_lm_examples(x_unlabeled, tokenizer, p.mask_rate,
+                                                        num_maskings)
+    stage.fit(model, functools.partial(repeating_dataset, inputs, mask_ids, stage.batch_size,
+                                       config.seed, mask_weights), n,
+              loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+              weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="masked_accuracy")],
+              save=backbone)
     return backbone

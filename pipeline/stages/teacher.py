@@ -1,5 +1,7 @@
 """Fine-tune the pretrained teacher, then cache its logits on the train split."""
 
+import functools
+import io
 import os
 
 import keras
@@ -19,34 +21,33 @@ def _subset(n, limit, seed):
 def run(workdir, config, num_classes, train_texts, y_train, test_texts, y_test):
     """Returns (indices, logits): the teacher's logits on the train texts used for distillation
     (`distill.max_train_examples`, 0 = all), cached in teacher/train_logits.npz."""
-    stage_dir = os.path.join(workdir, "teacher")
-    logits_path = os.path.join(stage_dir, "train_logits.npz")
+    stage = training.Stage(workdir, "teacher", config.teacher, config.train)
+    logits_path = os.path.join(stage.dir, "train_logits.npz")
     if os.path.exists(logits_path):
         cached = np.load(logits_path)
         return cached["indices"], cached["logits"]
-    c, t = config.teacher, config.train
+    c = config.teacher
     classifier = teacher_model.build_teacher(config.model.preset, num_classes,
                                              config.tokenizer.sequence_length)
     preprocessor = classifier.preprocessor
     backbone_model = keras.Model(classifier.inputs, classifier.outputs)
-    if training.is_done(stage_dir):
-        backbone_model = training.load_model(os.path.join(stage_dir, "model.keras"))
+    if stage.done():
+        backbone_model = stage.load()
     else:
         idx = _subset(len(train_texts), c.max_train_examples, config.seed)
         x = encode(preprocessor, [train_texts[i] for i in idx])
-        steps, epochs = training.steps_for(len(idx), c.batch_size, c.epochs, c.max_steps)
+        y = np.asarray(y_train)[idx]
         x_test = encode(preprocessor, test_texts)
-        training.fit(
-            backbone_model, repeating_dataset(x, np.asarray(y_train)[idx], c.batch_size, config.seed),
-            stage_dir=stage_dir, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["sparse_categorical_accuracy"], steps_per_epoch=steps, epochs=epochs,
-            learning_rate=c.learning_rate, train_config=t,
-            eval_callback=training.EvalAccuracy(x_test, y_test))
+        stage.fit(backbone_model, functools.partial(repeating_dataset, x, y, stage.batch_size,
+                                                    config.seed), len(idx),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["sparse_categorical_accuracy"],
+                  callbacks=[training.EvalAccuracy(x_test, y_test)])
     indices = _subset(len(train_texts), config.distill.max_train_examples, config.seed + 1)
     print(f"teacher: computing logits on {len(indices)} train texts (cached)")
     logits = backbone_model.predict(encode(preprocessor, [train_texts[i] for i in indices]),
                                     batch_size=64, verbose=1).astype("float32")
-    tmp = logits_path[:-4] + ".tmp.npz"
-    np.savez(tmp, indices=indices, logits=logits)
-    os.replace(tmp, logits_path)
+    buffer = io.BytesIO()
+    np.savez(buffer, indices=indices, logits=logits)
+    training.write_atomic(logits_path, buffer.getvalue())
     return indices, logits

@@ -27,7 +27,7 @@ import unicodedata
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 sys.path.insert(0, REPO)
 
-from export.wordpiece import _casefold_char  # noqa: E402
+from export.runtime.wordpiece import _casefold_char  # noqa: E402
 
 OUT = os.path.join(REPO, "android_demo", "core", "src", "main", "resources", "org", "ondevice",
                    "core", "unicode14.txt")

@@ -4,8 +4,8 @@ The rows mirror ``NNAPIDelegateKernel::Validate`` in TFLite's
 ``tensorflow/lite/delegates/nnapi/nnapi_delegate.cc`` (the copy read for this
 table is the current TensorFlow master version: it already has
 SQUARED_DIFFERENCE, SPLIT_V and CONV_2D op version 5, and compares
-comparisons, NEG and SELECT against NNAPI 1.2). ``export.nnapi`` applies them
-to a ``.tflite`` file without an Android device.
+comparisons, NEG and SELECT against NNAPI 1.2). ``export.checks.nnapi``
+applies them to a ``.tflite`` file without an Android device.
 
 API level mapping used everywhere in this module
 -------------------------------------------------
@@ -48,8 +48,8 @@ Row fields
 ``operands``       extra per-input checks: ``OperandRule(index, dtypes,
                    const, required)``.
 ``constraints``    names of op-specific checks implemented in
-                   ``export.nnapi._CONSTRAINTS`` (for example fused
-                   activations, ranks and options).
+                   ``export.checks.nnapi_constraints.CONSTRAINTS`` (for
+                   example fused activations, ranks and options).
 ``nnapi_min_api``  information only: API level where NNAPI itself has a
                    matching operation, when that differs from delegate support.
 ``source``         the check in ``NNAPIDelegateKernel::Validate`` this row
@@ -66,7 +66,6 @@ rejects dynamic shapes and ranks above 4.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
 
 # --- API levels -------------------------------------------------------------
 API_NNAPI_1_0 = 27
@@ -79,7 +78,7 @@ API_FL7 = 34
 API_FL8 = 35
 MIN_API = API_NNAPI_1_0
 MAX_API = API_FL8
-API_LEVELS: Tuple[int, ...] = tuple(range(MIN_API, MAX_API + 1))
+API_LEVELS: tuple[int, ...] = tuple(range(MIN_API, MAX_API + 1))
 
 #: Feature-level names used in reports.
 API_NAMES = {
@@ -122,7 +121,7 @@ class OperandRule:
     """Check on one op input (index into the op's input list)."""
 
     index: int
-    dtypes: Optional[Tuple[str, ...]] = None  # None: dtype not checked
+    dtypes: tuple[str, ...] | None = None  # None: dtype not checked
     const: bool = False  # must be a constant (kTfLiteMmapRo) tensor
     required: bool = True  # missing/optional (-1) input is a failure
 
@@ -130,14 +129,14 @@ class OperandRule:
 @dataclass(frozen=True)
 class OpRule:
     op: str
-    max_version: Optional[int]
-    min_api: Optional[int]
-    input_types: Optional[Tuple[Tuple[int, Tuple[str, ...]], ...]] = None
+    max_version: int | None
+    min_api: int | None
+    input_types: tuple[tuple[int, tuple[str, ...]], ...] | None = None
     type_input: int = 0
-    output_types: Optional[Tuple[Tuple[int, Tuple[str, ...]], ...]] = None
-    operands: Tuple[OperandRule, ...] = ()
-    constraints: Tuple[str, ...] = ()
-    nnapi_min_api: Optional[int] = None
+    output_types: tuple[tuple[int, tuple[str, ...]], ...] | None = None
+    operands: tuple[OperandRule, ...] = ()
+    constraints: tuple[str, ...] = ()
+    nnapi_min_api: int | None = None
     source: str = ""
     note: str = ""
 
@@ -157,7 +156,7 @@ class GeneralRule:
 
 _V = "NNAPIDelegateKernel::Validate"
 
-RULES: Tuple[OpRule, ...] = (
+RULES: tuple[OpRule, ...] = (
     # ---------------------------------------------------------------- arithmetic
     OpRule(
         "ADD", 2, 27,
@@ -806,7 +805,7 @@ RULES: Tuple[OpRule, ...] = (
 
 RULES_BY_OP = {rule.op: rule for rule in RULES}
 
-GENERAL_RULES: Tuple[GeneralRule, ...] = (
+GENERAL_RULES: tuple[GeneralRule, ...] = (
     GeneralRule(
         "api_below_27",
         "Below API 27 NNAPI does not exist: nothing is delegated.",
@@ -876,14 +875,14 @@ GENERAL_RULES: Tuple[GeneralRule, ...] = (
 )
 
 
-def rule_for(op_name: str) -> Optional[OpRule]:
+def rule_for(op_name: str) -> OpRule | None:
     """Return the rule row for a TFLite builtin op name, or None."""
     return RULES_BY_OP.get(op_name)
 
 
 def types_at(
-    table: Optional[Tuple[Tuple[int, Tuple[str, ...]], ...]], api_level: int
-) -> Optional[Tuple[str, ...]]:
+    table: tuple[tuple[int, tuple[str, ...]], ...] | None, api_level: int
+) -> tuple[str, ...] | None:
     """Allowed dtypes from an ``input_types``/``output_types`` entry at a level.
 
     Returns None when the entry is None (not checked), and ``()`` when the
@@ -891,7 +890,7 @@ def types_at(
     """
     if table is None:
         return None
-    allowed: Tuple[str, ...] = ()
+    allowed: tuple[str, ...] = ()
     for api, dtypes in sorted(table):
         if api <= api_level:
             allowed = dtypes

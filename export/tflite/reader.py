@@ -7,6 +7,8 @@ to TensorFlow's copy); needs no interpreter.
     info.inputs, info.outputs      # [TensorInfo] in the primary subgraph's input/output order
     info.op_counts()               # {"ADD": 15, "FULLY_CONNECTED": 8, ...}
     info.signatures                # {"serving_default": {"inputs": {key: tensor_index}, ...}}
+    op = info.ops[0]; op.version, op.options   # 1, {"fused_activation_function": 0, ...}
+    info.constant(op.inputs[1])    # a constant tensor's values as a numpy array
     problems = static_problems(info)   # [] when the graph is phone-delegate friendly
 
     patched = rename_io(model_bytes, input_order=[...])   # tensor names = signature keys
@@ -21,10 +23,12 @@ from __future__ import annotations
 import collections
 import dataclasses
 import os
+import re
 import struct
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import flatbuffers
+import numpy as np
 
 try:
     from ai_edge_litert import schema_py_generated as _schema
@@ -37,6 +41,16 @@ _OP_NAMES = {v: k for k, v in vars(_schema.BuiltinOperator).items()
 _DTYPE_NAMES = {v: k.lower() for k, v in vars(_schema.TensorType).items()
                 if not k.startswith("_") and isinstance(v, int)}
 _TENSOR_NAME_FIELD = 10  # vtable offset of Tensor.name in the schema (field 3)
+_NUMPY_DTYPES = {
+    "float32": "<f4", "float16": "<f2", "float64": "<f8", "int32": "<i4", "int64": "<i8",
+    "int16": "<i2", "int8": "i1", "uint8": "u1", "bool": "?", "uint16": "<u2",
+    "uint32": "<u4", "uint64": "<u8",
+}  # TFLite stores tensor data little-endian
+
+#: Every builtin operator name of the schema: `OpInfo.op` of a builtin op the schema knows.
+BUILTIN_OP_NAMES = frozenset(_OP_NAMES.values())
+#: TensorType code -> dtype name as `TensorInfo.dtype` spells it (for enum-valued op options).
+DTYPE_NAMES: Mapping[int, str] = dict(_DTYPE_NAMES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +64,28 @@ class TensorInfo:
     scales: Tuple[float, ...] = ()
     zero_points: Tuple[int, ...] = ()
     quantized_dimension: int = 0
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    @property
+    def is_dynamic(self) -> bool:
+        """Some dimension is only known at run time (-1 in the shape signature)."""
+        return self.shape_signature is not None and -1 in self.shape_signature
+
+    @property
+    def scale(self) -> float:
+        """The (first) quantization scale; 0.0 when the tensor is not quantized."""
+        return self.scales[0] if self.scales else 0.0
+
+    @property
+    def zero_point(self) -> int:
+        return self.zero_points[0] if self.zero_points else 0
+
+    @property
+    def per_channel(self) -> bool:
+        return len(self.scales) > 1
 
     def to_json(self) -> dict:
         d = {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
@@ -66,6 +102,10 @@ class OpInfo:
     op: str  # builtin name, or "CUSTOM:<code>" (Flex ops are "CUSTOM:Flex...")
     inputs: Tuple[Optional[TensorInfo], ...]
     outputs: Tuple[TensorInfo, ...]
+    version: int = 1  # the operator code's version, as written in the file
+    # Builtin options by schema field name ({"fused_activation_function": 0, ...}; vectors are
+    # lists, enums ints); {} when the op has no options table. Left out of ==/hash: a dict.
+    options: Dict[str, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     @property
     def is_custom(self) -> bool:
@@ -81,9 +121,35 @@ class ModelInfo:
     ops: List[OpInfo]
     signatures: Dict[str, dict]
     num_subgraphs: int
+    # The file's bytes, kept so `constant()` can read tensor data on demand.
+    _buf: bytes = dataclasses.field(default=b"", repr=False, compare=False)
 
     def op_counts(self) -> Dict[str, int]:
         return dict(sorted(collections.Counter(op.op for op in self.ops).items()))
+
+    def constant(self, tensor: Union[TensorInfo, int]) -> Optional[np.ndarray]:
+        """A constant tensor's values, shaped like the tensor (a read-only view of the bytes).
+
+        None when the tensor is not a constant, numpy has no such dtype (string, int4...), its
+        data does not fill its shape (sparse or packed storage), or this ModelInfo was not made
+        by `read_model`.
+        """
+        t = self.tensors[tensor] if isinstance(tensor, int) else tensor
+        dtype = _NUMPY_DTYPES.get(t.dtype)
+        if not t.is_const or dtype is None or not self._buf:
+            return None
+        m = _schema.Model.GetRootAsModel(self._buf, 0)
+        b = m.Buffers(m.Subgraphs(0).Tensors(t.index).Buffer())
+        if b.DataLength():
+            raw = b.DataAsNumpy()
+        else:  # large-model layout: read_model checked that the data lies inside the file
+            raw = np.frombuffer(self._buf, np.uint8, count=b.Size(), offset=b.Offset())
+        try:
+            values = raw.view(dtype)
+        except ValueError:  # byte count not a multiple of the item size
+            return None
+        count = int(np.prod(t.shape, dtype=np.int64))
+        return values.reshape(t.shape) if values.size == count else None
 
 
 def _load_bytes(model: Union[str, bytes, bytearray]) -> Tuple[bytes, str]:
@@ -109,6 +175,16 @@ def _op_name(model, opcode_index: int) -> str:
         custom = code.CustomCode()
         return "CUSTOM:" + (custom.decode("utf-8", "replace") if custom else "?")
     return _OP_NAMES.get(builtin, f"BUILTIN_{builtin}")
+
+
+def _options(op) -> Dict[str, Any]:
+    table = op.BuiltinOptions()
+    obj = _schema.BuiltinOptionsCreator(op.BuiltinOptionsType(), table) if table else None
+    if obj is None:
+        return {}
+    # The object API spells fields in camelCase (dilationWFactor); the schema in snake_case.
+    return {re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower():
+            v.tolist() if isinstance(v, np.ndarray) else v for k, v in vars(obj).items()}
 
 
 def _tensor_info(t, index: int, model) -> TensorInfo:
@@ -140,6 +216,11 @@ def read_model(model: Union[str, bytes, bytearray]) -> ModelInfo:
         m = _schema.Model.GetRootAsModel(buf, 0)
         if m.SubgraphsLength() < 1:
             raise ValueError(f"{where}: the model has no subgraph")
+        for i in range(m.BuffersLength()):  # large-model layout: data after the flatbuffer
+            b = m.Buffers(i)
+            if b.Offset() > 1 and b.Offset() + b.Size() > len(buf):
+                raise ValueError(f"{where}: truncated TFLite file (buffer {i} ends at byte "
+                                 f"{b.Offset() + b.Size()}, the file has {len(buf)})")
         g = m.Subgraphs(0)
         tensors = [_tensor_info(g.Tensors(i), i, m) for i in range(g.TensorsLength())]
         inputs = [tensors[int(i)] for i in g.InputsAsNumpy()] if g.InputsLength() else []
@@ -150,7 +231,12 @@ def read_model(model: Union[str, bytes, bytearray]) -> ModelInfo:
             ins = tuple(tensors[int(j)] if j >= 0 else None
                         for j in (op.InputsAsNumpy() if op.InputsLength() else ()))
             outs = tuple(tensors[int(j)] for j in (op.OutputsAsNumpy() if op.OutputsLength() else ()))
-            ops.append(OpInfo(i, _op_name(m, op.OpcodeIndex()), ins, outs))
+            code = op.OpcodeIndex()
+            if code >= m.OperatorCodesLength():
+                raise ValueError(f"{where}: invalid TFLite model (op {i} has opcode index {code}, "
+                                 f"the file has {m.OperatorCodesLength()})")
+            ops.append(OpInfo(i, _op_name(m, code), ins, outs,
+                              version=m.OperatorCodes(code).Version(), options=_options(op)))
         signatures = {}
         for i in range(m.SignatureDefsLength()):
             s = m.SignatureDefs(i)
@@ -167,7 +253,28 @@ def read_model(model: Union[str, bytes, bytearray]) -> ModelInfo:
     except Exception as e:  # noqa: BLE001  (struct/index errors from a corrupt file)
         raise ValueError(f"{where}: truncated or corrupt TFLite file ({type(e).__name__}: {e})") from None
     return ModelInfo(path=where, tensors=tensors, inputs=inputs, outputs=outputs, ops=ops,
-                     signatures=signatures, num_subgraphs=m.SubgraphsLength())
+                     signatures=signatures, num_subgraphs=m.SubgraphsLength(), _buf=buf)
+
+
+def read_metadata_buffers(model: Union[str, bytes, bytearray]) -> Dict[str, bytes]:
+    """The model's `metadata` entries: {name: the bytes of the buffer it names}, e.g.
+    "TFLITE_METADATA" (export/metadata) and the converter's "min_runtime_version"."""
+    buf, where = _load_bytes(model)
+    _check_identifier(buf, where)
+    try:
+        m = _schema.Model.GetRootAsModel(buf, 0)
+        out = {}
+        for i in range(m.MetadataLength()):
+            entry = m.Metadata(i)
+            b = m.Buffers(entry.Buffer())
+            if b.DataLength():
+                data = b.DataAsNumpy().tobytes()
+            else:  # a buffer stored after the flatbuffer (models over 2 GB)
+                data = buf[b.Offset():b.Offset() + b.Size()] if b.Offset() > 1 else b""
+            out[(entry.Name() or b"").decode("utf-8", "replace")] = data
+    except Exception as e:  # struct/index errors from a corrupt file
+        raise ValueError(f"{where}: truncated or corrupt TFLite file ({type(e).__name__}: {e})") from None
+    return out
 
 
 def static_problems(info: ModelInfo, *, max_rank: int = 4, gather_1d: bool = True) -> List[str]:

@@ -49,7 +49,6 @@ import numpy as np
 SETUP_HINT = 'run eval "$(../shared/tools/lavapipe-gpu/setup.sh)"'
 TOLERANCE_ENFORCE_F32 = 1e-4   # GpuOptions(enforce_f32=True): ~1e-7 seen on softmax outputs
 TOLERANCE_DEFAULT = 2e-3       # default GPU precision (fp16 arithmetic): ~5e-4 seen
-SIGNATURE_KEY = "serving_default"
 CHECK_NAME = {True: "gpu_f32", False: "gpu"}  # manifest checks key, see record()
 
 # A 948-byte float model (y = 2x + 1 on float32 [1, 4]: MUL, ADD) that every GPU backend takes:
@@ -129,7 +128,7 @@ def _run_worker(job: dict, arrays: dict, timeout: float) -> tuple:
         env = dict(os.environ)
         env.setdefault("XDG_RUNTIME_DIR", "/tmp")
         try:
-            proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", tmp],
+            proc = subprocess.run([sys.executable, "-m", "export.checks.gpu", "--worker", tmp],
                                   capture_output=True, text=True, errors="replace",
                                   timeout=timeout, env=env)
             stderr = proc.stderr
@@ -242,17 +241,17 @@ def check_gpu(tflite_path, inputs: list, enforce_f32: bool, timeout: float = 600
 def record(export_dir: str, report: GpuReport) -> None:
     """Stores `report` in `<export_dir>/manifest.json` under the file's checks: "gpu" (default
     precision) or "gpu_f32" (enforce_f32), guarded by the file's current sha256."""
-    from export import manifest as manifest_lib
+    from export import contract
 
     result = report.as_dict()
     result["file"] = os.path.basename(report.file)
-    manifest_lib.update_checks(export_dir, os.path.basename(report.file),
+    contract.update_checks(export_dir, os.path.basename(report.file),
                                CHECK_NAME[report.enforce_f32], result,
-                               expected_sha256=manifest_lib.sha256_file(report.file))
+                               expected_sha256=contract.sha256_file(report.file))
 
 
 # ---------------------------------------------------------------------------------------------
-# Child side: `python export/gpu.py --worker <dir>` (dir holds job.json and inputs.npz)
+# Child side: `python -m export.checks.gpu --worker <dir>` (dir holds job.json and inputs.npz)
 # ---------------------------------------------------------------------------------------------
 def _worker(tmp: str) -> int:
     with open(os.path.join(tmp, "job.json"), encoding="utf-8") as f:
@@ -265,17 +264,14 @@ def _worker(tmp: str) -> int:
         os.replace(os.path.join(tmp, "result.json.tmp"), os.path.join(tmp, "result.json"))
 
     save()
-    from ai_edge_litert.compiled_model import CompiledModel
-    from ai_edge_litert.hardware_accelerator import HardwareAccelerator
-    from ai_edge_litert.options import GpuOptions, Options
+    from export.tflite.runner import CompiledRunner
 
     result["stage"] = "compile"
     save()
     try:
-        gpu = CompiledModel.from_file(job["path"], options=Options(
-            HardwareAccelerator.GPU, gpu_options=GpuOptions(enforce_f32=job["enforce_f32"])))
-        result["fully_accelerated"] = bool(gpu.is_fully_accelerated())
-    except Exception as e:  # noqa: BLE001  (the backend refuses with RuntimeError)
+        gpu = CompiledRunner(job["path"], "gpu", enforce_f32=job["enforce_f32"])
+        result["fully_accelerated"] = gpu.fully_accelerated
+    except Exception as e:  # the backend refuses with RuntimeError: report it, do not crash
         result.update(fully_accelerated=False, done=True, error=f"{type(e).__name__}: {e}")
         save()
         return 0
@@ -291,36 +287,11 @@ def _worker(tmp: str) -> int:
         k, name = key.split(":", 1)
         examples.setdefault(int(k), {})[name] = value
 
-    def runner(model):
-        signatures = model.get_signature_list()
-        key = SIGNATURE_KEY if SIGNATURE_KEY in signatures else next(iter(signatures))
-        details_in = model.get_input_tensor_details(key) if key == SIGNATURE_KEY else None
-        out_names = signatures[key]["outputs"]
-        ins = {n: model.create_input_buffer_by_name(key, n) for n in signatures[key]["inputs"]}
-        outs = {n: model.create_output_buffer_by_name(key, n) for n in out_names}
-        sizes = {n: (int(np.prod(outs[n].get_tensor_details()["shape"])),
-                     tuple(outs[n].get_tensor_details()["shape"])) for n in out_names}
-
-        def run(example: dict) -> dict:
-            for name, buf in ins.items():
-                value = example[name] if len(ins) > 1 or name in example \
-                    else next(iter(example.values()))
-                if details_in is not None:
-                    value = value.astype(np.dtype(details_in[name]["dtype"]), copy=False)
-                buf.write(value)
-            model.run_by_name(key, ins, outs)
-            return {n: outs[n].read(sizes[n][0], np.float32).reshape(sizes[n][1])
-                    for n in out_names}
-        return run
-
     outputs = {}
     ran = 0
     try:
-        result["stage"] = "gpu buffers"
-        run_gpu = runner(gpu)
         result["stage"] = "cpu compile"
-        cpu = CompiledModel.from_file(job["path"], options=Options(HardwareAccelerator.CPU))
-        run_cpu = runner(cpu)
+        run_gpu, run_cpu = gpu.run, CompiledRunner(job["path"], "cpu").run
         for k in sorted(examples):
             result["stage"] = f"gpu run of input {k}"
             got = run_gpu(examples[k])
@@ -343,5 +314,5 @@ def _worker(tmp: str) -> int:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--worker":
         sys.exit(_worker(sys.argv[2]))
-    sys.exit("usage: this module is a library (export.gpu); the child process is "
-             "`python export/gpu.py --worker <dir>`")
+    sys.exit("usage: this module is a library (export.checks.gpu); the child process is "
+             "`python -m export.checks.gpu --worker <dir>`")

@@ -246,9 +246,9 @@ class WordPieceTokenizer:
         self._max_token_chars = max((len(t) for t in self.vocab), default=0)
 
     @classmethod
-    def from_file(cls, path, **kw) -> "WordPieceTokenizer":
+    def from_file(cls, path, **kw) -> WordPieceTokenizer:
         """Load vocab.txt (UTF-8, one token per line) as keras-hub does."""
-        with open(path, "r", encoding="utf-8") as f:
+        with open(path, encoding="utf-8") as f:
             vocab = [line.rstrip() for line in f]
         return cls(vocab, **kw)
 

@@ -1,0 +1,1 @@
+"""The gate's checks: GPU delegation and numerics, NNAPI rules, parity, metadata, size."""
