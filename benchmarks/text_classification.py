@@ -26,12 +26,13 @@ TASKS = {  # task -> (config file, data folder under --data_root, student goal f
 
 def stage_rows(task, workdir, goal):
     """One row per stage that produced a classifier, scored on the evaluation split."""
-    import numpy as np
     import ml_collections
+    import numpy as np
+
     from pipeline import metrics, tokenizer, training
     from pipeline.data import load_text_dataset
-    from pipeline.stages import encode
     from pipeline.models.teacher import build_teacher
+    from pipeline.stages import encode
 
     with open(os.path.join(workdir, "config.json")) as f:
         config = ml_collections.ConfigDict(json.load(f))

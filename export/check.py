@@ -12,13 +12,13 @@ Checks (each file of the manifest, or those named by `--files`):
             saying so. Results are recorded in the manifest (checks.gpu, checks.gpu_f32).
   nnapi=API the file meant for NNAPI (int8_full, traced for NNAPI) has no op that the NNAPI
             delegate would leave on the CPU at Android API level API (static rules of
-            export/nnapi.py); other files are reported, not gated.
+            export/checks/nnapi.py); other files are reported, not gated.
   parity    convert's figures on the whole evaluation split, for the file as it is now
             (sha256 unchanged): fp32 top-1 agreement ≥ 99.9 %, fp16 ≥ 99.5 %, int8 accuracy
             drop ≤ 1.0 point; recommenders: top-10 lists identical ≥ 99 % (fp32), fp16 and
             int8 HR@10 drop ≤ 1.0 point.
   metadata  classifiers: TFLite metadata with the tokenizer and label files packed in
-            (export/metadata.py); recommenders (no metadata schema fits them): the items file
+            (export/metadata/); recommenders (no metadata schema fits them): the items file
             beside the model matches the manifest's items_sha256.
   size      each int8 file within the config's budget (manifest size_budget_bytes).
 Every file is always checked to match its manifest sha256 and to be builtin-ops only.

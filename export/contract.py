@@ -36,7 +36,7 @@ import hashlib
 import json
 import os
 import shutil
-from typing import Iterator
+from collections.abc import Iterator
 
 
 class UserError(Exception):

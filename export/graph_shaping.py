@@ -14,7 +14,7 @@ same math; `pipeline/models/student.py` holds the table (`TARGETS`) and the laye
   that become BATCH_MATMUL; and the padding/causal mask is an additive bias
   `(mask - 1) * penalty` added before SOFTMAX, instead of Keras' `where(mask, scores, -1e9)`
   (SELECT_V2 and a bool CAST). Why: the TFLite NNAPI delegate has no BATCH_MATMUL case and
-  rejects SELECT_V2 and bool casts (export/nnapi_rules.py), and -1e9 would wipe out the int8
+  rejects SELECT_V2 and bool casts (export/checks/nnapi_rules.py), and -1e9 would wipe out the int8
   range of the scores. The penalty is 30 for int8 graphs (e^-30 ~ 1e-13: masked keys get no
   weight, and the scores keep ~0.15 per int8 step) and 1e4 for float graphs (safe in fp16).
 * Token embeddings (`FlatTokenEmbedding`): the LiteRT GPU backend takes GATHER only with 1-D
@@ -30,10 +30,26 @@ Targets: GPU for fp32 and int8_dynamic, GPU_FP16 for fp16, NNAPI for int8_full.
 
 from __future__ import annotations
 
-from pipeline.models.student import (  # noqa: F401  (the names export code uses)
-    FLOAT_MASK_PENALTY, GPU, GPU_FP16, INT8_MASK_PENALTY, NNAPI, TARGETS, Target, target_spec)
+# Defined by the model code, read from it on first use so that importing this module stays
+# free of Keras and TensorFlow (the export CLI imports it before it needs either).
+_MODEL_CODE_NAMES = ("GPU", "GPU_FP16", "NNAPI", "Target", "TARGETS", "FLOAT_MASK_PENALTY",
+                     "INT8_MASK_PENALTY", "target_spec")
 
-TARGET_OF_VARIANT = {"fp32": GPU, "fp16": GPU_FP16, "int8_dynamic": GPU, "int8_full": NNAPI}
+
+def __getattr__(name):
+    """`TARGETS`, `Target`, `GPU`, `GPU_FP16`, `NNAPI`, ... from pipeline/models/student.py,
+    and `TARGET_OF_VARIANT`: the target of each variant's file."""
+    if name != "TARGET_OF_VARIANT" and name not in _MODEL_CODE_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from pipeline.models import student
+
+    if name == "TARGET_OF_VARIANT":
+        value = {"fp32": student.GPU, "fp16": student.GPU_FP16, "int8_dynamic": student.GPU,
+                 "int8_full": student.NNAPI}
+    else:
+        value = getattr(student, name)
+    globals()[name] = value  # looked up once
+    return value
 
 
 def _shaped_model_names() -> set:
@@ -68,6 +84,7 @@ def shaped_for(model, target: str):
     The result computes the same function; trace it at batch 1 for the target's graph."""
     import keras
 
+    from pipeline.models.student import target_spec
     target_spec(target)  # ValueError on an unknown name
     serialized = keras.saving.serialize_keras_object(model)
     serialized.pop("compile_config", None)  # a serving copy needs no optimizer or loss

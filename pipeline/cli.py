@@ -52,14 +52,14 @@ def _guard_config_file(flag) -> None:
             raise UserError(f"{path}: no such config file")
         try:
             config = load(argument)
-        except Exception as e:  # noqa: BLE001  (whatever the config file raised)
+        except Exception as e:
             raise UserError(f"{path}: {_load_failure(e, path)}") from None
         if not isinstance(config, ml_collections.ConfigDict):
             try:  # ml_collections' placeholder for a deferred IOError raises it on access
                 config.keys()
             except OSError as e:
                 raise UserError(f"{path}: {_load_failure(e.__cause__ or e, path)}") from None
-            except Exception:  # noqa: BLE001  (not a placeholder: just the wrong type)
+            except Exception:
                 pass
             raise UserError(f"{path}: get_config() returned {type(config).__name__}, "
                             "not a ConfigDict")

@@ -2,7 +2,6 @@
 
 import sys
 
-
 from export.contract import UserError  # the one user-error type, defined with the contract
 
 __all__ = ["UserError", "exit_with"]

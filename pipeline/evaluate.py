@@ -9,9 +9,9 @@ From Python: `pipeline.evaluate.evaluate(workdir, data_dir=None)`.
 import os
 import time
 
-import pipeline  # noqa: F401  (sets the Keras backend before keras is imported)
 from absl import flags
 
+import pipeline  # noqa: F401  (sets the Keras backend before keras is imported)
 from pipeline import cli, tasks
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A workdir written by pipeline.train.")

@@ -4,13 +4,13 @@ import csv
 import os
 import time
 
-from export import contract
-
 import matplotlib
 
+from export import contract
+
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 
 def classification_metrics(y_true, y_pred, label_names) -> dict:

@@ -116,8 +116,8 @@ def ppmi_embeddings(train_sequences, vocabulary_size: int, dim: int, window: int
 
     sparse = tf.sparse.reorder(tf.sparse.SparseTensor(
         np.stack([rows, cols], 1), pmi.astype(np.float32), (vocabulary_size, vocabulary_size)))
-    matrix = lambda x: tf.sparse.sparse_dense_matmul(sparse, x.astype(np.float32)).numpy()  # noqa: E731
-    matrix_t = lambda x: tf.sparse.sparse_dense_matmul(  # noqa: E731
+    matrix = lambda x: tf.sparse.sparse_dense_matmul(sparse, x.astype(np.float32)).numpy()  # noqa: E731  (a one-line local helper)
+    matrix_t = lambda x: tf.sparse.sparse_dense_matmul(  # noqa: E731  (a one-line local helper)
         sparse, x.astype(np.float32), adjoint_a=True).numpy()
     rng = np.random.default_rng(seed)
     y = matrix(rng.standard_normal((vocabulary_size, dim + 16)))
@@ -166,7 +166,7 @@ def _mean_and_spread(results: list) -> dict:
 
 def _examples(top, split, histories, count=3):
     """A few test users' last liked titles and top recommendations, for reading metrics.json."""
-    title = lambda i: split.item_info.get(int(split.item_ids[i]), (str(int(split.item_ids[i])),))[0]  # noqa: E731
+    title = lambda i: split.item_info.get(int(split.item_ids[i]), (str(int(split.item_ids[i])),))[0]  # noqa: E731  (a one-line local helper)
     return [{"user": int(split.users[u]), "last_liked": [title(i) for i in histories[u][-5:]],
              "target": title(split.test_targets[u]) if split.test_targets[u] > 1 else "(outside catalogue)",
              "top": [title(i) for i in top[u]]} for u in range(min(count, len(histories)))]

@@ -11,10 +11,10 @@ last checkpoint. From Python: `pipeline.train.train(config, workdir)`.
 
 import time
 
-import pipeline  # noqa: F401  (sets the Keras backend before keras is imported)
 from absl import flags
 from ml_collections import config_flags
 
+import pipeline  # noqa: F401  (sets the Keras backend before keras is imported)
 from pipeline import cli, tasks
 from pipeline.config_defaults import describe_fields
 from pipeline.errors import UserError

@@ -22,6 +22,7 @@ import io
 import json
 import math
 import os
+import random
 import re
 import shutil
 import sys
@@ -204,7 +205,7 @@ class Checkpoints:
                 aside = self._set_aside(path)
                 reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
                 _warn(f"checkpoint {path} does not load ({type(e).__name__}: {reason}); "
-                      f"moved to {os.path.basename(aside)}, trying the one before it")
+                      f"set aside as {os.path.basename(aside)}")
         return None
 
     @staticmethod
@@ -324,6 +325,25 @@ def _build_metrics(model, batch) -> None:
     model.compute_metrics(x, y, y_pred, sample_weight)
 
 
+def _seed_states(model) -> list:
+    """The model's dropout RNG states (its variables that are not weights)."""
+    weights = {id(w) for w in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
+
+
+def _global_rng() -> dict:
+    state = np.random.get_state()
+    return {"python": random.getstate(),
+            "numpy": [state[0], state[1].tolist(), int(state[2]), int(state[3]), float(state[4])]}
+
+
+def _set_global_rng(state: dict) -> None:
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), *rest))
+
+
 class Stage:
     """One training stage in `<workdir>/<name>/`: done marker, step counts, resumable fit, model.
 
@@ -337,12 +357,30 @@ class Stage:
         self.section, self.train = section, train
         self.batch_size = getattr(section, "batch_size", train.batch_size)
         self.model_path = os.path.join(self.dir, "model.keras")
+        self.random_state_path = os.path.join(self.dir, "random_state.json")
 
     def done(self) -> bool:
         return os.path.exists(self.model_path)
 
     def load(self) -> keras.Model:
-        return load_model(self.model_path)
+        """The stage's model, with the random state the stage ended with (`restore_random`)."""
+        model = load_model(self.model_path)
+        self.restore_random(model)
+        return model
+
+    def restore_random(self, model=None) -> None:
+        """Puts back the global Python/NumPy RNG state and `model`'s dropout RNG states that the
+        stage ended with, so that later stages start as they did after an unbroken run (they
+        draw initial weights and dropout seeds from them). No-op for older workdirs."""
+        if not os.path.exists(self.random_state_path):
+            return
+        with open(self.random_state_path, encoding="utf-8") as f:
+            state = json.load(f)
+        _set_global_rng(state)
+        variables = _seed_states(model) if model is not None else []
+        if [list(v.shape) for v in variables] == [list(np.shape(a)) for a in state["seeds"]]:
+            for variable, value in zip(variables, state["seeds"]):
+                variable.assign(np.asarray(value, dtype=variable.dtype))
 
     def steps(self, num_examples: int) -> tuple:
         """(steps_per_epoch, epochs) for `num_examples` examples."""
@@ -359,6 +397,7 @@ class Stage:
         also when a resumed stage had nothing left to train.
         """
         os.makedirs(self.dir, exist_ok=True)
+        rng = _global_rng()  # fit draws nothing from it now; kept so that resumes never do
         steps_per_epoch, epochs = self.steps(num_examples)
         total = steps_per_epoch * epochs
         model.compile(
@@ -391,4 +430,7 @@ class Stage:
                 break
         if finish is not None:
             finish(model)
+        _set_global_rng(rng)
+        seeds = [keras.ops.convert_to_numpy(v).tolist() for v in _seed_states(save or model)]
+        write_atomic(self.random_state_path, json.dumps({**rng, "seeds": seeds}).encode("utf-8"))
         save_model(save or model, self.model_path)

@@ -15,6 +15,15 @@ def shared_dataset(name: str) -> str:
 
 
 INTENTS_CONFIG = os.path.join(REPO, "configs", "assistant_intents.py")
+# Fixtures that train or convert a model: a test that uses one is in the slow tier.
+_SLOW_FIXTURES = {"small_workdir", "small_export"}
+
+
+def pytest_collection_modifyitems(items):
+    """`-m "not slow"` is the fast tier: tests marked slow, or needing a trained model."""
+    for item in items:
+        if _SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 def run(*args, timeout=600):
@@ -39,10 +48,7 @@ def assert_one_line_error(result, *needles):
 def small_workdir(tmp_path_factory):
     """A small student that learned something (accuracy ~0.8, about 25 s), shared by tests."""
     path = tmp_path_factory.mktemp("small") / "intents"
-    r = run("pipeline.train", f"--config={INTENTS_CONFIG}", f"--workdir={path}",
-            "--config.stages.pretrain=False", "--config.train.max_steps=100",
-            "--config.train.learning_rate=0.003", "--config.model.num_layers=1",
-            "--config.model.hidden_dim=64", "--config.model.intermediate_dim=128")
+    r = run("pipeline.train", f"--config={INTENTS_CONFIG}:tiny", f"--workdir={path}")
     assert r.returncode == 0, r.stderr[-3000:]
     return path
 

@@ -146,3 +146,18 @@ def test_every_variant_has_a_target():
     assert set(graph_shaping.TARGET_OF_VARIANT.values()) == set(graph_shaping.TARGETS)
     assert graph_shaping.TARGETS[graph_shaping.NNAPI].mask_penalty == 30.0
     assert graph_shaping.TARGETS[graph_shaping.GPU].mask_penalty == 1e4
+
+
+def test_importing_graph_shaping_loads_no_tensorflow():
+    """The export CLI imports it before it needs Keras; the target table loads on first use."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    code = ("import sys; from export import graph_shaping; "
+            "assert not {'tensorflow', 'keras'} & set(sys.modules), 'imported TensorFlow'; "
+            "assert graph_shaping.TARGET_OF_VARIANT['int8_full'] == graph_shaping.NNAPI")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]

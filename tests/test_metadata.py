@@ -363,6 +363,7 @@ def sst2_case(tmp_path_factory):
     return {"job": job, "ours": _pipeline_scores(export_dir, work, texts), "tmp": tmp}
 
 
+@pytest.mark.slow
 def test_sst2_both_consumers_agree_on_200_dev_sentences(sst2_case):
     results = {
         "task_library": _run_child(_task_library_python(), "task_library_classify.py",

@@ -47,7 +47,7 @@ def write_100k(folder):
     (folder / "u.data").write_text("".join(f"{u}\t{m}\t{int(r)}\t{t}\n" for u, m, r, t in RATINGS))
     names = ("unknown Action Adventure Animation Children's Comedy Crime Documentary Drama Fantasy "
              "Film-Noir Horror Musical Mystery Romance Sci-Fi Thriller War Western").split()
-    flags = lambda genres: ["1" if n in genres.split("|") else "0" for n in names]  # noqa: E731
+    flags = lambda genres: ["1" if n in genres.split("|") else "0" for n in names]  # noqa: E731  (a one-line local helper)
     (folder / "u.item").write_bytes("".join(
         f"{m}|{t}|01-Jan-1995||http://x|" + "|".join(flags(g)) + "\n" for m, t, g in MOVIES).encode("latin-1"))
     return folder

@@ -16,6 +16,9 @@ TINY = ("--config.model.num_layers=1", "--config.model.hidden_dim=32",
         "--config.train.learning_rate=0.005")
 
 
+pytestmark = pytest.mark.slow  # trains and exports a recommender on the real data
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny recommender trained on ml-latest-small (2 seeds, 30 steps each): (workdir, args)."""

@@ -1,5 +1,6 @@
 """The training and evaluation commands, end to end, as a user runs them."""
 
+import glob
 import json
 import os
 import signal
@@ -92,9 +93,9 @@ def test_sst2_pretrain_finetune_kill_and_resume(tmp_path):
             "--config.train.epochs=3", "--config.train.checkpoint_every_steps=10"]
     proc = subprocess.Popen([sys.executable, "-m", *args], cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    metadata = tmp_path / "finetune" / "checkpoint" / "training_metadata.json"
     deadline = time.time() + 400
-    while not metadata.exists() and proc.poll() is None and time.time() < deadline:
+    while not glob.glob(str(tmp_path / "finetune" / "checkpoint" / "step-*")) and \
+            proc.poll() is None and time.time() < deadline:
         time.sleep(0.5)
     time.sleep(3)
     assert proc.poll() is None, "training ended before it could be interrupted"
@@ -110,3 +111,47 @@ def test_sst2_pretrain_finetune_kill_and_resume(tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["num_examples"] == 872
     assert metrics["accuracy"] > 0.62, metrics["accuracy"]  # binary: chance is 0.5
+
+
+def _kill_when(args, pattern, workdir):
+    """Starts `python -m <args>`, SIGKILLs it as soon as a path matching `pattern` (a glob
+    under `workdir`) exists, and returns the names then in finetune/checkpoint/."""
+    proc = subprocess.Popen([sys.executable, "-m", *args], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not glob.glob(str(workdir / pattern)) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.001)
+    assert proc.poll() is None, f"training ended before {pattern} appeared"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    folder = workdir / "finetune" / "checkpoint"
+    return sorted(os.listdir(folder)) if folder.exists() else []
+
+
+@pytest.mark.slow
+def test_kill_9_at_any_instant_then_rerun_gives_the_unbroken_metrics(tmp_path):
+    """kill -9 during the first checkpoint save, mid-epoch and while model.keras is written:
+    each rerun ends with the unbroken run's history and metrics (about 60 s)."""
+    def args(workdir):
+        return ["pipeline.train", f"--config={INTENTS}:tiny", f"--workdir={workdir}",
+                "--config.train.max_steps=40", "--config.train.checkpoint_every_steps=5"]
+
+    r = run(*args(tmp_path / "unbroken"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    want = json.loads((tmp_path / "unbroken" / "metrics.json").read_text())
+    history = (tmp_path / "unbroken" / "finetune" / "history.csv").read_text()
+    for name, pattern, resumed in [
+            ("first_save", "finetune/checkpoint/.step-*.tmp", ""),
+            ("mid_epoch", "finetune/checkpoint/step-00000004[05]", "epoch 2, step "),
+            ("model_save", "finetune/model.tmp.keras", "(training finished)")]:
+        workdir = tmp_path / name
+        left = _kill_when(args(workdir), pattern, workdir)
+        finished = (workdir / "finetune" / "model.keras").exists()  # killed a moment later
+        r = run(*args(workdir))
+        assert r.returncode == 0, (name, left, r.stderr[-3000:])
+        assert "Traceback" not in r.stderr
+        assert finished or resumed in r.stdout, (name, left, r.stdout[-2000:])
+        assert (workdir / "finetune" / "history.csv").read_text() == history, (name, left)
+        got = json.loads((workdir / "metrics.json").read_text())
+        assert got["confusion_matrix"] == want["confusion_matrix"], (name, left)
+        assert got["accuracy"] == want["accuracy"], (name, left)

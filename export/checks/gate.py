@@ -156,7 +156,7 @@ class Gate:
             for name in floats:
                 self.report("gpu", name, False, f"not run: {why}")
             return
-        inputs = self.check_inputs()
+        inputs, labels = self.check_inputs()
         if len(inputs) < GPU_MIN_INPUTS:
             for name in floats:
                 self.report("gpu", name, False, f"only {len(inputs)} saved inputs, need "
@@ -168,10 +168,18 @@ class Gate:
                 # Raw scores (task.gpu_relative), not probabilities: the tolerance is then per
                 # unit of the largest |score| (fp16 keeps ~1e-3 relative precision).
                 result = gpu.check_gpu(path, inputs, enforce_f32=enforce_f32,
-                                       relative=self.task.gpu_relative)
+                                       relative=self.task.gpu_relative, labels=labels,
+                                       top_k=self.task.gpu_top_k)
                 gpu.record(self.export_dir, result)
                 mode = "enforce_f32" if enforce_f32 else "default precision"
-                if result.ok:
+                if result.ok and not enforce_f32:
+                    change = result.accuracy_change_points
+                    figure = (f"fully accelerated; {mode}: top-{result.top_k} agreement "
+                              f"{result.agreement:.2%} "
+                              f"(need >= {gpu.MIN_AGREEMENT_DEFAULT:.1%}), accuracy change "
+                              f"{change:+.2f} pts over {result.num_inputs} inputs; max |Δ| "
+                              f"{result.max_abs_diff:.2g} (reported)")
+                elif result.ok:
                     limit = (f"{result.tolerance:g} x max |score| "
                              f"{max(1.0, result.max_abs_reference):.3g}" if result.relative
                              else f"{result.tolerance:g}")
@@ -200,7 +208,8 @@ class Gate:
         if not names or missing:
             raise UserError(f"{path}: lacks inputs {missing or '(manifest lists none)'}")
         count = len(arrays[names[0]])
-        return [{n: arrays[n][i:i + 1].astype(np.int32) for n in names} for i in range(count)]
+        return ([{n: arrays[n][i:i + 1].astype(np.int32) for n in names} for i in range(count)],
+                arrays.get("labels"))
 
     def run(self) -> int:
         for name in self.files:

@@ -42,13 +42,14 @@ import subprocess
 import sys
 import tempfile
 import zlib
-from typing import Optional
 
 import numpy as np
 
 SETUP_HINT = 'run eval "$(../shared/tools/lavapipe-gpu/setup.sh)"'
 TOLERANCE_ENFORCE_F32 = 1e-4   # GpuOptions(enforce_f32=True): ~1e-7 seen on softmax outputs
-TOLERANCE_DEFAULT = 2e-3       # default GPU precision (fp16 arithmetic): ~5e-4 seen
+TOLERANCE_DEFAULT = 2e-3       # default GPU precision (fp16 arithmetic): reported, not gated
+MIN_AGREEMENT_DEFAULT = 0.995  # default precision: top-k agreement with the CPU
+MAX_ACCURACY_CHANGE_POINTS = 0.5
 CHECK_NAME = {True: "gpu_f32", False: "gpu"}  # manifest checks key, see record()
 
 # A 948-byte float model (y = 2x + 1 on float32 [1, 4]: MUL, ADD) that every GPU backend takes:
@@ -75,11 +76,16 @@ class GpuReport:
     ok: bool                     # fully accelerated, every input ran, max_abs_diff <= tolerance
     relative: bool = False       # tolerance scaled by max(1, max |CPU output|) (score outputs)
     max_abs_reference: float = float("nan")  # max |CPU output| over all inputs
-    error: Optional[str] = None  # why not ok (the GPU backend's own words where it gave any)
+    error: str | None = None  # why not ok (the GPU backend's own words where it gave any)
+    # Default precision is gated on what users see (max |Δ| is reported): top-k agreement
+    # with the CPU (top-1 label, or mean top-10 overlap) and the accuracy change in points.
+    top_k: int = 1
+    agreement: float = float("nan")
+    accuracy_change_points: float = float("nan")
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)
-        for key in ("max_abs_diff", "max_abs_reference"):
+        for key in ("max_abs_diff", "max_abs_reference", "agreement", "accuracy_change_points"):
             if not np.isfinite(d[key]):
                 d[key] = None  # JSON has no NaN
         return d
@@ -158,11 +164,11 @@ def _run_worker(job: dict, arrays: dict, timeout: float) -> tuple:
     return result, stderr, outputs
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _gpu_available(timeout: float) -> tuple:
     try:
-        import ai_edge_litert.compiled_model  # noqa: F401
-    except Exception as e:  # noqa: BLE001
+        import ai_edge_litert.compiled_model  # noqa: F401  (only whether it imports)
+    except Exception as e:
         return False, f"ai_edge_litert CompiledModel not importable ({type(e).__name__}: {e})"
     with tempfile.TemporaryDirectory(prefix="gpu-probe-") as tmp:
         path = os.path.join(tmp, "probe.tflite")
@@ -186,10 +192,31 @@ def gpu_available(timeout: float = 180) -> tuple[bool, str]:
     return _gpu_available(float(timeout))
 
 
+def _top(outputs: list, k: int) -> np.ndarray:
+    flat = np.stack([o.reshape(-1).astype(np.float64) for o in outputs])
+    return np.argsort(-flat, axis=1, kind="stable")[:, :k]
+
+
+def _agreement(gpu: list, cpu: list, labels, k: int) -> tuple:
+    """(mean top-k overlap of GPU and CPU, accuracy change in points or nan without labels)."""
+    top_gpu, top_cpu = _top(gpu, k), _top(cpu, k)
+    overlap = float(np.mean([len(set(a) & set(b)) / k for a, b in zip(top_gpu, top_cpu)]))
+    if labels is None or len(labels) != len(gpu):
+        return overlap, float("nan")
+    labels = np.asarray(labels).reshape(-1, 1)
+    hit_gpu, hit_cpu = np.any(top_gpu == labels, 1), np.any(top_cpu == labels, 1)
+    return overlap, round(100.0 * float(np.mean(hit_gpu) - np.mean(hit_cpu)), 4)
+
+
 def check_gpu(tflite_path, inputs: list, enforce_f32: bool, timeout: float = 600,
-              relative: bool = False) -> GpuReport:
+              relative: bool = False, labels=None, top_k: int = 1) -> GpuReport:
     """Compiles `tflite_path` for the GPU backend alone and, when every op is on it, runs every
     input (a dict of input name -> array, e.g. int32 [1, L]) there and on the CPU.
+
+    With enforce_f32 the outputs must match within TOLERANCE_ENFORCE_F32 (relative: per unit
+    of the largest |output|). At default precision (fp16 arithmetic) the gate is what users
+    see: top-`top_k` agreement with the CPU >= MIN_AGREEMENT_DEFAULT and, with `labels`, an
+    accuracy (top-k hit) change within MAX_ACCURACY_CHANGE_POINTS; max |Δ| is reported.
 
     Never raises for a model the backend refuses or a backend crash: the report then has
     fully_accelerated=False (or ok=False) and `error` saying why."""
@@ -197,7 +224,7 @@ def check_gpu(tflite_path, inputs: list, enforce_f32: bool, timeout: float = 600
     tolerance = TOLERANCE_ENFORCE_F32 if enforce_f32 else TOLERANCE_DEFAULT
     report = GpuReport(file=path, enforce_f32=bool(enforce_f32), fully_accelerated=False,
                        max_abs_diff=float("nan"), num_inputs=0, tolerance=tolerance, ok=False,
-                       relative=bool(relative))
+                       relative=bool(relative), top_k=int(top_k))
     if not os.path.isfile(path):
         report.error = f"{path}: no such file"
         return report
@@ -220,6 +247,8 @@ def check_gpu(tflite_path, inputs: list, enforce_f32: bool, timeout: float = 600
             report.max_abs_diff = float(max(np.max(np.abs(g.astype(np.float64) - c))
                                             for g, c in zip(gpu, cpu)))
             report.max_abs_reference = float(max(np.max(np.abs(c)) for c in cpu))
+            report.agreement, report.accuracy_change_points = _agreement(gpu, cpu, labels,
+                                                                         report.top_k)
         report.num_inputs = int(result.get("ran", 0))
     scale = max(1.0, report.max_abs_reference) if relative and np.isfinite(
         report.max_abs_reference) else 1.0
@@ -228,6 +257,14 @@ def check_gpu(tflite_path, inputs: list, enforce_f32: bool, timeout: float = 600
             report.error = f"only {report.num_inputs} of {len(inputs)} inputs ran"
         elif not np.isfinite(report.max_abs_diff) and inputs:
             report.error = "GPU outputs are not finite"
+        elif inputs and not enforce_f32:
+            change = report.accuracy_change_points
+            if report.agreement < MIN_AGREEMENT_DEFAULT:
+                report.error = (f"top-{report.top_k} agreement with the CPU "
+                                f"{report.agreement:.2%} < {MIN_AGREEMENT_DEFAULT:.1%}")
+            elif np.isfinite(change) and abs(change) > MAX_ACCURACY_CHANGE_POINTS:
+                report.error = (f"accuracy changes by {change:+.2f} points > "
+                                f"{MAX_ACCURACY_CHANGE_POINTS} on the GPU")
         elif inputs and report.max_abs_diff > tolerance * scale:
             report.error = (f"GPU differs from CPU by {report.max_abs_diff:.3g} > tolerance "
                             f"{tolerance * scale:.3g}"
@@ -302,7 +339,7 @@ def _worker(tmp: str) -> int:
                 outputs[f"cpu:{k:06d}:{name}"] = want[name]
             ran += 1
         result.update(ran=ran, stage="done")
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         result["error"] = f"{result['stage']}: {type(e).__name__}: {e}"
         result["ran"] = ran
     np.savez(os.path.join(tmp, "outputs.npz"), **outputs)

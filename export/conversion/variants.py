@@ -88,7 +88,7 @@ def convert_to_bytes(saved_model_dir: str, variant: str, representative_inputs=N
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
                                                tf.lite.OpsSet.TFLITE_BUILTINS]
         converter.inference_output_type = tf.float32  # documented choice, see module docstring
-        # RSQRT stays float: NNAPI rejects an int8 RSQRT (export/nnapi_rules.py).
+        # RSQRT stays float: NNAPI rejects an int8 RSQRT (export/checks/nnapi_rules.py).
         debugger = tf.lite.experimental.QuantizationDebugger(
             converter=converter, debug_dataset=representative_dataset,
             debug_options=tf.lite.experimental.QuantizationDebugOptions(

@@ -25,7 +25,8 @@ import dataclasses
 import os
 import re
 import struct
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import flatbuffers
 import numpy as np
@@ -58,11 +59,11 @@ class TensorInfo:
     index: int
     name: str
     dtype: str
-    shape: Tuple[int, ...]
-    shape_signature: Optional[Tuple[int, ...]]  # None when the file has none (= shape)
+    shape: tuple[int, ...]
+    shape_signature: tuple[int, ...] | None  # None when the file has none (= shape)
     is_const: bool
-    scales: Tuple[float, ...] = ()
-    zero_points: Tuple[int, ...] = ()
+    scales: tuple[float, ...] = ()
+    zero_points: tuple[int, ...] = ()
     quantized_dimension: int = 0
 
     @property
@@ -100,12 +101,12 @@ class TensorInfo:
 class OpInfo:
     index: int
     op: str  # builtin name, or "CUSTOM:<code>" (Flex ops are "CUSTOM:Flex...")
-    inputs: Tuple[Optional[TensorInfo], ...]
-    outputs: Tuple[TensorInfo, ...]
+    inputs: tuple[TensorInfo | None, ...]
+    outputs: tuple[TensorInfo, ...]
     version: int = 1  # the operator code's version, as written in the file
     # Builtin options by schema field name ({"fused_activation_function": 0, ...}; vectors are
     # lists, enums ints); {} when the op has no options table. Left out of ==/hash: a dict.
-    options: Dict[str, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    options: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     @property
     def is_custom(self) -> bool:
@@ -115,19 +116,19 @@ class OpInfo:
 @dataclasses.dataclass
 class ModelInfo:
     path: str
-    tensors: List[TensorInfo]  # primary subgraph
-    inputs: List[TensorInfo]
-    outputs: List[TensorInfo]
-    ops: List[OpInfo]
-    signatures: Dict[str, dict]
+    tensors: list[TensorInfo]  # primary subgraph
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
+    ops: list[OpInfo]
+    signatures: dict[str, dict]
     num_subgraphs: int
     # The file's bytes, kept so `constant()` can read tensor data on demand.
     _buf: bytes = dataclasses.field(default=b"", repr=False, compare=False)
 
-    def op_counts(self) -> Dict[str, int]:
+    def op_counts(self) -> dict[str, int]:
         return dict(sorted(collections.Counter(op.op for op in self.ops).items()))
 
-    def constant(self, tensor: Union[TensorInfo, int]) -> Optional[np.ndarray]:
+    def constant(self, tensor: TensorInfo | int) -> np.ndarray | None:
         """A constant tensor's values, shaped like the tensor (a read-only view of the bytes).
 
         None when the tensor is not a constant, numpy has no such dtype (string, int4...), its
@@ -152,7 +153,7 @@ class ModelInfo:
         return values.reshape(t.shape) if values.size == count else None
 
 
-def _load_bytes(model: Union[str, bytes, bytearray]) -> Tuple[bytes, str]:
+def _load_bytes(model: str | bytes | bytearray) -> tuple[bytes, str]:
     if isinstance(model, (bytes, bytearray)):
         return bytes(model), "<bytes>"
     path = os.fspath(model)
@@ -177,7 +178,7 @@ def _op_name(model, opcode_index: int) -> str:
     return _OP_NAMES.get(builtin, f"BUILTIN_{builtin}")
 
 
-def _options(op) -> Dict[str, Any]:
+def _options(op) -> dict[str, Any]:
     table = op.BuiltinOptions()
     obj = _schema.BuiltinOptionsCreator(op.BuiltinOptionsType(), table) if table else None
     if obj is None:
@@ -208,7 +209,7 @@ def _tensor_info(t, index: int, model) -> TensorInfo:
                       zero_points=zero_points, quantized_dimension=qdim)
 
 
-def read_model(model: Union[str, bytes, bytearray]) -> ModelInfo:
+def read_model(model: str | bytes | bytearray) -> ModelInfo:
     """Parses the primary subgraph (tensors, inputs, outputs, ops) and the signature defs."""
     buf, where = _load_bytes(model)
     _check_identifier(buf, where)
@@ -250,13 +251,13 @@ def read_model(model: Union[str, bytes, bytearray]) -> ModelInfo:
             }
     except ValueError:
         raise
-    except Exception as e:  # noqa: BLE001  (struct/index errors from a corrupt file)
+    except Exception as e:
         raise ValueError(f"{where}: truncated or corrupt TFLite file ({type(e).__name__}: {e})") from None
     return ModelInfo(path=where, tensors=tensors, inputs=inputs, outputs=outputs, ops=ops,
                      signatures=signatures, num_subgraphs=m.SubgraphsLength(), _buf=buf)
 
 
-def read_metadata_buffers(model: Union[str, bytes, bytearray]) -> Dict[str, bytes]:
+def read_metadata_buffers(model: str | bytes | bytearray) -> dict[str, bytes]:
     """The model's `metadata` entries: {name: the bytes of the buffer it names}, e.g.
     "TFLITE_METADATA" (export/metadata) and the converter's "min_runtime_version"."""
     buf, where = _load_bytes(model)
@@ -277,7 +278,7 @@ def read_metadata_buffers(model: Union[str, bytes, bytearray]) -> Dict[str, byte
     return out
 
 
-def static_problems(info: ModelInfo, *, max_rank: int = 4, gather_1d: bool = True) -> List[str]:
+def static_problems(info: ModelInfo, *, max_rank: int = 4, gather_1d: bool = True) -> list[str]:
     """What keeps the graph from being a static, builtin-only, phone-friendly model ([] = none).
 
     Checks: no custom or Flex ops; one subgraph; no int64 tensor; rank <= max_rank; no -1 in
@@ -312,7 +313,7 @@ def static_problems(info: ModelInfo, *, max_rank: int = 4, gather_1d: bool = Tru
 # ---------------------------------------------------------------------------------------------
 # In-place patching
 # ---------------------------------------------------------------------------------------------
-def _string_position(buf: bytes, table) -> Optional[int]:
+def _string_position(buf: bytes, table) -> int | None:
     """Byte position of the length prefix of the Tensor.name string of `table`, or None."""
     o = table._tab.Offset(_TENSOR_NAME_FIELD)
     if not o:
@@ -321,8 +322,8 @@ def _string_position(buf: bytes, table) -> Optional[int]:
     return field + flatbuffers.encode.Get(flatbuffers.packer.uoffset, buf, field)
 
 
-def rename_io(model_bytes: bytes, input_order: Optional[Sequence[str]] = None,
-              signature_key: Optional[str] = None) -> bytes:
+def rename_io(model_bytes: bytes, input_order: Sequence[str] | None = None,
+              signature_key: str | None = None) -> bytes:
     """Names each signature input/output tensor after its signature key, in place.
 
     TFLite's converter names them e.g. `serving_default_token_ids:0` and

@@ -171,7 +171,7 @@ def _movies(path, delimiter, header, id_col=0, title_col=1, genres_col=2):
 
 
 def _read_movielens(data_dir):
-    join = lambda name: os.path.join(data_dir, name)  # noqa: E731
+    join = lambda name: os.path.join(data_dir, name)  # noqa: E731  (a one-line local helper)
     if os.path.exists(join("ratings.csv")):
         return (*_table(join("ratings.csv"), "userId", "movieId", "timestamp"),
                 _movies(join("movies.csv"), ",", header=True), join("ratings.csv"))
@@ -189,7 +189,7 @@ def _read_tfds(name):
     try:
         import tensorflow_datasets as tfds
         ds = tfds.load(name, split="train")
-    except Exception as e:  # noqa: BLE001  (missing package, network or catalog errors)
+    except Exception as e:
         raise UserError(f"TFDS '{name}': could not load ({type(e).__name__}); offline, point "
                         "--config.data.dir at a MovieLens folder") from None
     users, items, times, ratings, info = [], [], [], [], {}
@@ -200,7 +200,7 @@ def _read_tfds(name):
         times.append(int(ex["timestamp"]))
         ratings.append(float(ex["user_rating"]))
         info.setdefault(movie, (ex["movie_title"].decode("utf-8"), ""))
-    arr = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
+    arr = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731  (a one-line local helper)
     return arr(users), arr(items), arr(times), np.asarray(ratings), info, f"tfds:{name}"
 
 

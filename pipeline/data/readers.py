@@ -113,7 +113,7 @@ def read_thucnews(data_dir: str, train_file: str = "dev.txt", test_file: str = "
     """THUCNews titles: `title<TAB>label-index` lines, no header; names in class.txt."""
     _require_dir(data_dir)
     class_path = os.path.join(data_dir, "class.txt")
-    names = [l.strip() for l in read_text(class_path).split("\n") if l.strip()]
+    names = [name.strip() for name in read_text(class_path).split("\n") if name.strip()]
 
     def load(name):
         path = os.path.join(data_dir, name)

@@ -136,8 +136,8 @@ class PositionAndSegmentEmbedding(keras.layers.Layer):
 
 def float_attention_mask(padding_mask=None, attention_mask=None):
     """The attention mask as float32 [B, 1 or T, S] (1 = attend), or None: keras-hub's
-    `merge_padding_and_attention_mask` without its bool casts and int32 RESHAPE, which the
-    NNAPI delegate rejects."""
+    `merge_padding_and_attention_mask` for explicit masks (these models set no Keras mask),
+    without its bool casts and int32 RESHAPE, which the NNAPI delegate rejects."""
     mask = None
     if padding_mask is not None:
         mask = ops.expand_dims(ops.cast(padding_mask, "float32"), axis=1)
@@ -196,9 +196,10 @@ def batch_one_attention(attention, x, mask, penalty):
 class DelegateTransformerEncoder(keras_hub.layers.TransformerEncoder):
     """keras-hub's TransformerEncoder (same weights) writing one delegate's batch-1 graph.
 
-    On a static batch of 1 (what the exporter traces): keras-hub's math with a float mask
-    (`float_attention_mask`) and `batch_one_attention` with the target's mask penalty. Any
-    other batch (Keras' symbolic build, batched predict) runs keras-hub's `call`.
+    At inference on a static batch of 1 (what the exporter traces): keras-hub's math with a
+    float mask (`float_attention_mask`) and `batch_one_attention` with the target's mask
+    penalty. Any other batch (Keras' symbolic build, batched predict) or training runs
+    keras-hub's `call`.
     """
 
     def __init__(self, *args, target, **kwargs):
@@ -211,7 +212,8 @@ class DelegateTransformerEncoder(keras_hub.layers.TransformerEncoder):
 
     def call(self, inputs, padding_mask=None, attention_mask=None, training=None,
              return_attention_scores=False):
-        if return_attention_scores or inputs.shape[0] != 1 or None in tuple(inputs.shape):
+        if training or return_attention_scores or inputs.shape[0] != 1 \
+                or None in tuple(inputs.shape):
             return super().call(inputs, padding_mask=padding_mask, attention_mask=attention_mask,
                                 training=training,
                                 return_attention_scores=return_attention_scores)

@@ -49,6 +49,7 @@ def run(workdir, config, backbone, tokenizer, x_unlabeled):
     model = student.build_masked_lm(backbone, mask_selection_length(length, p.mask_rate))
     if stage.done():  # the stage's model.keras is the pretrained backbone
         backbone.set_weights(stage.load().get_weights())
+        stage.restore_random(backbone)
         return backbone
     n = len(x_unlabeled["token_ids"])
     steps, epochs = stage.steps(n)

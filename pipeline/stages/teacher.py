@@ -25,6 +25,7 @@ def run(workdir, config, num_classes, train_texts, y_train, test_texts, y_test):
     logits_path = os.path.join(stage.dir, "train_logits.npz")
     if os.path.exists(logits_path):
         cached = np.load(logits_path)
+        stage.restore_random()  # as if the teacher had been built and trained here
         return cached["indices"], cached["logits"]
     c = config.teacher
     classifier = teacher_model.build_teacher(config.model.preset, num_classes,

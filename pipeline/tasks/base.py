@@ -48,6 +48,7 @@ class Task:
     # outputs are raw scores rather than probabilities.
     parity_rules: dict = {}
     gpu_relative: bool = False
+    gpu_top_k: int = 1  # default GPU precision is gated on top-k agreement with the CPU
     # The app: the asset folder name of this task's models (android_demo reads it).
     bundle_name: str = ""
 

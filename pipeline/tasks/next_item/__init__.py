@@ -34,6 +34,7 @@ class NextItem(base.Task):
         "int8_full": base.ParityRule("hr10_drop_points", "<=", 1.0, "HR@10 drop (points)"),
     }
     gpu_relative = True  # raw scores, not probabilities
+    gpu_top_k = 10
     bundle_name = "recommender"
 
     def default_config(self):
@@ -69,11 +70,11 @@ class NextItem(base.Task):
               f"{config.recs.top_k}), items.csv, metrics.json")
 
     def evaluate(self, config, workdir: str, started: float) -> None:
-        from pipeline.workdir import load_model, require_files
         from pipeline import ranking
         from pipeline.data import movielens
         from pipeline.errors import UserError
         from pipeline.models import sequential_recommender as rec
+        from pipeline.workdir import load_model, require_files
 
         seeds = _seeds(config)
         require_files(workdir, [*self.workdir_files,

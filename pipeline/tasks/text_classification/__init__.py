@@ -14,7 +14,6 @@ from pipeline.tasks.text_classification.config import STAGES
 from pipeline.tasks.text_classification.export_spec import INPUT_NAMES, OUTPUT_NAME
 
 
-
 def _read_extra_texts(file_list: str) -> list:
     from pipeline.data.readers import read_text
     texts = []
@@ -119,11 +118,11 @@ class TextClassification(base.Task):
               f"on {result['num_examples']} examples; wrote {workdir}/model.keras, metrics.json")
 
     def evaluate(self, config, workdir: str, started: float) -> None:
-        from pipeline.workdir import load_model, require_files
         from pipeline import metrics, tokenizer
         from pipeline.data import load_text_dataset
         from pipeline.errors import UserError
         from pipeline.stages import encode
+        from pipeline.workdir import load_model, require_files
 
         require_files(workdir, self.workdir_files)
         dataset = load_text_dataset(config.data, config.seed)
