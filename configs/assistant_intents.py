@@ -11,34 +11,24 @@ data and architecture family, one small layer, no pretraining, 100 steps; it lea
   python -m export.check runs/ci/export --require=nnapi=30,parity,metadata,size
 """
 
-from pipeline.config_defaults import TINY, config_argument
+from pipeline.config_defaults import sized
 from pipeline.tasks.text_classification.config import default_config, tiny
 
 
 def get_config(arg=""):
     c = default_config()
-    c.data.name = "assistant_intents"
-    c.data.train_file = "train.jsonl"
-    c.data.test_file = "test.jsonl"
-    c.tokenizer.vocabulary_size = 2000
-    c.tokenizer.sequence_length = 32
-    c.model.num_layers = 2
-    c.model.hidden_dim = 128
-    c.model.num_heads = 2
-    c.model.intermediate_dim = 256
-    c.stages.teacher = False  # optional: --config.stages.teacher=True --config.stages.distill=True
-    c.stages.pretrain = True
-    c.stages.finetune = True
-    c.stages.distill = False
-    c.train.batch_size = 32
-    c.train.epochs = 30
-    c.train.learning_rate = 1e-3
+    c.data.update(name="assistant_intents", train_file="train.jsonl", test_file="test.jsonl")
+    c.tokenizer.update(vocabulary_size=2000, sequence_length=32)
+    c.model.update(num_layers=2, hidden_dim=128, num_heads=2, intermediate_dim=256)
+    # Teacher and distillation are optional: --config.stages.teacher=True --config.stages.distill=True
+    c.stages.update(teacher=False, pretrain=True, finetune=True, distill=False)
+    c.train.update(batch_size=32, epochs=30, learning_rate=1e-3)
     c.pretrain.epochs = 30
-    c.teacher.epochs = 3
-    c.teacher.max_train_examples = 0
-    c.export.name = "Assistant intents (EN/ZH)"
-    c.export.description = "Classifies a short voice-assistant command into one of 11 phone intents."
-    if config_argument(arg) == TINY:
-        tiny(c)
+    c.teacher.update(epochs=3, max_train_examples=0)
+    c.export.update(
+        name="Assistant intents (EN/ZH)",
+        description="Classifies a short voice-assistant command into one of 11 phone intents.")
+    sized(c, arg, tiny)
+    if (arg or "").strip():  # `sized` accepted it: the CI gate's build
         c.export.name = "Assistant intents (EN/ZH), CI build"
     return c

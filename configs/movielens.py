@@ -7,37 +7,22 @@ configs/movielens.py:tiny is the same made small (one seed, one small layer, 30 
 gate's recommender (.ci/run).
 """
 
-from pipeline.config_defaults import TINY, config_argument
+from pipeline.config_defaults import sized
 from pipeline.tasks.next_item.config import default_config, tiny
 
 
 def get_config(arg=""):
     c = default_config()
-    c.data.name = "movielens"
-    c.data.subdir = "ml-latest-small"
-    c.data.tfds_name = "movielens/latest-small-ratings"
-    c.model.num_layers = 2
-    c.model.hidden_dim = 128
-    c.model.num_heads = 2
-    c.model.intermediate_dim = 256
-    c.model.dropout = 0.3
-    c.model.activation = "relu"  # NNAPI has no GELU
-    c.train.batch_size = 64
-    c.train.epochs = 12
-    c.train.learning_rate = 1e-3
-    c.train.warmup_fraction = 0.05
-    c.train.weight_decay = 0.01
-    c.train.checkpoint_every_steps = 500
-    c.recs.history_length = 50  # protocol P's H; chosen on validation (benchmarks/recommendation.md)
-    c.recs.num_seeds = 3
-    c.recs.window_stride = 50
-    c.recs.exclude_seen_in_loss = True
-    c.recs.label_smoothing = 0.0
-    c.recs.init_embeddings = "ppmi"
-    c.recs.patience = 4
-    c.export.name = "MovieLens next movie"
-    c.export.description = ("Scores every movie as the next one a user will watch, "
-                            "from the last 50 movies they rated (newest last).")
-    if config_argument(arg) == TINY:
-        tiny(c)
-    return c
+    c.data.update(name="movielens", subdir="ml-latest-small",
+                  tfds_name="movielens/latest-small-ratings")
+    c.model.update(num_layers=2, hidden_dim=128, num_heads=2, intermediate_dim=256, dropout=0.3,
+                   activation="relu")  # NNAPI has no GELU
+    c.train.update(batch_size=64, epochs=12, learning_rate=1e-3, warmup_fraction=0.05,
+                   weight_decay=0.01, checkpoint_every_steps=500)
+    # H = 50 is protocol P's; chosen on validation (benchmarks/recommendation.md).
+    c.recs.update(history_length=50, num_seeds=3, window_stride=50, exclude_seen_in_loss=True,
+                  label_smoothing=0.0, init_embeddings="ppmi", patience=4)
+    c.export.update(name="MovieLens next movie",
+                    description="Scores every movie as the next one a user will watch, "
+                                "from the last 50 movies they rated (newest last).")
+    return sized(c, arg, tiny)

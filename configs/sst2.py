@@ -5,35 +5,20 @@ Online: TFDS glue/sst2 (train / validation).
 configs/sst2.py:tiny is the same made small (text_classification.config.tiny).
 """
 
-from pipeline.config_defaults import TINY, config_argument
+from pipeline.config_defaults import sized
 from pipeline.tasks.text_classification.config import default_config, tiny
 
 
 def get_config(arg=""):
     c = default_config()
-    c.data.name = "sst2"
-    c.data.subdir = "sst2"
-    c.data.tfds_name = "glue/sst2"
-    c.tokenizer.vocabulary_size = 8000
-    c.tokenizer.sequence_length = 64
-    c.model.num_layers = 2
-    c.model.hidden_dim = 128
-    c.model.num_heads = 2
-    c.model.intermediate_dim = 512
-    c.stages.teacher = True
-    c.stages.pretrain = True
-    c.stages.finetune = True
-    c.stages.distill = True
-    c.train.batch_size = 64
-    c.train.epochs = 3
-    c.train.learning_rate = 1e-3
+    c.data.update(name="sst2", subdir="sst2", tfds_name="glue/sst2")
+    c.tokenizer.update(vocabulary_size=8000, sequence_length=64)
+    c.model.update(num_layers=2, hidden_dim=128, num_heads=2, intermediate_dim=512)
+    c.stages.update(teacher=True, pretrain=True, finetune=True, distill=True)
+    c.train.update(batch_size=64, epochs=3, learning_rate=1e-3)
     c.pretrain.epochs = 2
-    c.teacher.max_train_examples = 6000
-    c.teacher.epochs = 2
-    c.distill.max_train_examples = 20000
-    c.distill.epochs = 4
-    c.export.name = "SST-2 sentiment"
-    c.export.description = "Classifies an English sentence as negative or positive."
-    if config_argument(arg) == TINY:
-        tiny(c)
-    return c
+    c.teacher.update(max_train_examples=6000, epochs=2)
+    c.distill.update(max_train_examples=20000, epochs=4)
+    c.export.update(name="SST-2 sentiment",
+                    description="Classifies an English sentence as negative or positive.")
+    return sized(c, arg, tiny)

@@ -4,29 +4,18 @@ Offline: --config.data.dir=<folder with dev.txt, test.txt, class.txt> or $PIPELI
 configs/thucnews_zh.py:tiny is the same made small (text_classification.config.tiny).
 """
 
-from pipeline.config_defaults import TINY, config_argument
+from pipeline.config_defaults import sized
 from pipeline.tasks.text_classification.config import default_config, tiny
 
 
 def get_config(arg=""):
     c = default_config()
-    c.data.name = "thucnews"
-    c.data.subdir = "thucnews"
-    c.data.train_file = "dev.txt"
-    c.data.test_file = "test.txt"
-    c.tokenizer.vocabulary_size = 6000  # CJK characters are single tokens
-    c.tokenizer.sequence_length = 48
-    c.model.num_layers = 2
-    c.model.hidden_dim = 128
-    c.model.num_heads = 2
-    c.model.intermediate_dim = 512
-    c.stages.pretrain = True
-    c.stages.finetune = True
-    c.train.batch_size = 64
-    c.train.epochs = 6
+    c.data.update(name="thucnews", subdir="thucnews", train_file="dev.txt", test_file="test.txt")
+    c.tokenizer.update(vocabulary_size=6000, sequence_length=48)  # CJK characters: one token each
+    c.model.update(num_layers=2, hidden_dim=128, num_heads=2, intermediate_dim=512)
+    c.stages.update(pretrain=True, finetune=True)
+    c.train.update(batch_size=64, epochs=6)
     c.pretrain.epochs = 6
-    c.export.name = "THUCNews titles (zh)"
-    c.export.description = "Classifies a Chinese news title into one of 10 topics."
-    if config_argument(arg) == TINY:
-        tiny(c)
-    return c
+    c.export.update(name="THUCNews titles (zh)",
+                    description="Classifies a Chinese news title into one of 10 topics.")
+    return sized(c, arg, tiny)

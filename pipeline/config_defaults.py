@@ -179,6 +179,13 @@ def base_config(task_name: str) -> ml_collections.ConfigDict:
     return c
 
 
+def sized(c, arg: str | None, tiny):
+    """`c` as `get_config(arg)` returns it: made small by `tiny(c)` for `:tiny`, else as is."""
+    if config_argument(arg) == TINY:
+        tiny(c)
+    return c
+
+
 def config_argument(arg: str | None, accepted: tuple = (TINY,)) -> str:
     """A config file's `get_config(arg)` argument, "" for none; UserError unless accepted.
 

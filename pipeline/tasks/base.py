@@ -58,7 +58,10 @@ class Task:
         raise NotImplementedError
 
     def validate_config(self, config) -> None:
-        """UserError naming `--config.<field>` for any value out of range."""
+        """UserError naming `--config.<field>` for any value out of range (the shared rules
+        and the task's own `RULES` and `cross_check` in its config module)."""
+        from pipeline import config_defaults
+        config_defaults.validate(config)
 
     def train(self, config, workdir: str, started: float) -> None:
         """Trains from data to `<workdir>/model.keras` and `metrics.json`; resumable."""

@@ -41,10 +41,6 @@ class NextItem(base.Task):
         from pipeline.tasks.next_item import config
         return config.default_config()
 
-    def validate_config(self, config) -> None:
-        from pipeline.tasks.next_item import config as config_lib
-        config_lib.validate(config)
-
     def _split(self, config):
         from pipeline.data import movielens
         return movielens.protocol_split(movielens.load_interactions(config.data), config.recs)

@@ -85,8 +85,3 @@ def tiny(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     c.model.hidden_dim = 32
     c.model.intermediate_dim = 64
     return c
-
-
-def validate(config) -> None:
-    """The whole check of a config of this task: `pipeline.config_defaults.validate`."""
-    base.validate(config)

@@ -61,10 +61,6 @@ class TextClassification(base.Task):
         from pipeline.tasks.text_classification import config
         return config.default_config()
 
-    def validate_config(self, config) -> None:
-        from pipeline.tasks.text_classification import config as config_lib
-        config_lib.validate(config)
-
     def train(self, config, workdir: str, started: float) -> None:
         from pipeline import metrics, tokenizer, training
         from pipeline.data import load_text_dataset

@@ -147,8 +147,3 @@ def tiny(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     c.distill.max_steps = 100
     c.distill.max_train_examples = 2000
     return c
-
-
-def validate(config) -> None:
-    """The whole check of a config of this task: `pipeline.config_defaults.validate`."""
-    base.validate(config)
