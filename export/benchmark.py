@@ -63,14 +63,24 @@ def main(argv):
     out_dir = os.path.dirname(os.path.abspath(json_path))
     if not os.path.isdir(out_dir):
         raise UserError(f"--json_out={json_path}: folder {out_dir} does not exist")
+    if os.path.isdir(json_path):
+        raise UserError(f"--json_out={json_path}: is a folder; give a file name, e.g. "
+                        f"{os.path.join(json_path, 'benchmark.json')}")
+    # Minutes of measuring must not end in a write that fails: try the folders first.
+    contract.require_writable(out_dir, f"--json_out={json_path}" if FLAGS.json_out else json_path)
+    if FLAGS.record_in_manifest:
+        contract.require_writable(export_dir, contract.manifest_path(export_dir))
     report = report_lib.run_benchmark(folder, models, FLAGS.invokes, FLAGS.warmup, threads)
     print(report_lib.format_table(report))
     print(f"load average (1, 5, 15 min) before {report['load_average_before']}, after "
           f"{report['load_average_after']}; {report['machine']['cpu_model']}, "
           f"{report['machine']['usable_cpus']} usable CPUs, {report['machine']['runtime']}")
-    contract.write_json_atomic(report, json_path)
-    if FLAGS.record_in_manifest:
-        report_lib.record_in_manifest(export_dir, report, json_path)
+    try:
+        contract.write_json_atomic(report, json_path)
+        if FLAGS.record_in_manifest:
+            report_lib.record_in_manifest(export_dir, report, json_path)
+    except OSError as e:  # the disk filled while measuring: the old files are unchanged
+        raise contract.cannot_write(e.filename or json_path, e) from None
     print(f"wrote {json_path}")
 
 

@@ -23,11 +23,13 @@ Checks (each file of the manifest, or those named by `--files`):
   size      each int8 file within the config's budget (manifest size_budget_bytes).
 Every file is always checked to match its manifest sha256 and to be builtin-ops only.
 
-Every export is also checked to be complete: each variant the manifest says was requested has
-its file and no unlisted `.tflite` lies beside them (else FAIL).
+Every export is also checked to be complete: each file the manifest lists (and the vocabulary,
+labels or items file, and check_inputs.npz) is there, each variant it says was requested has
+its file and no unlisted `.tflite` lies beside them (else FAIL complete).
 
-Exit status: 0 when every required check passes, 1 when one fails, 2 on bad input (no
-manifest, a missing, truncated or non-TFLite file, an unknown check): one line, no traceback.
+Exit status: 0 when every required check passes, 1 when one fails (or the export is
+incomplete), 2 on bad input (no manifest, a truncated, changed or non-TFLite file, a manifest
+that does not describe its files, an unknown check or flag): one line, no traceback.
 Library: export/checks/gate.py (`Gate(export_dir, parse_require(text)).run()`).
 """
 
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import sys
 
+from export import contract
 from export.checks.gate import Gate, parse_require
 from export.contract import UserError
 from pipeline.errors import exit_with
@@ -53,6 +56,8 @@ def main(argv=None) -> int:
                              "metadata, size (default: all, NNAPI at API 30)")
     parser.add_argument("--files", default="", help="comma-separated file names (default: all "
                         "files of the manifest)")
+    # argparse's own usage errors: one `error:` line and exit 2, as every command's.
+    parser.error = lambda message: exit_with(UserError(message))
     args = parser.parse_args(argv)
     try:
         required = parse_require(args.require)
@@ -60,6 +65,8 @@ def main(argv=None) -> int:
         return Gate(args.export_dir, required, files).run()
     except UserError as e:
         exit_with(e)
+    except OSError as e:  # recording the GPU results in a read-only or full export folder
+        exit_with(contract.cannot_write(e.filename or args.export_dir, e))
 
 
 if __name__ == "__main__":

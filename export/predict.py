@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -70,6 +71,9 @@ def predict(args: argparse.Namespace) -> dict:
         raise UserError(f"--top_k={args.top_k}: must be at least 1")
     if args.num_threads is not None and args.num_threads < 1:
         raise UserError(f"--num_threads={args.num_threads}: must be at least 1")
+    if os.path.isdir(args.model):
+        raise UserError(f"{args.model}: is a folder; give a .tflite file, e.g. "
+                        f"{os.path.join(args.model, 'fp32.tflite')}")
     if args.liked is None:
         return classifier.classify_texts(args.model, args.texts, args.top_k or 3,
                                          num_threads=args.num_threads)

@@ -1,5 +1,11 @@
-"""Shared start-up for the absl entry points: flag errors and user errors as one line, exit 2."""
+"""Shared start-up for the absl entry points: flag errors and user errors as one line, exit 2.
 
+Also one line, never a traceback: a full disk or a read-only file system met while writing
+(exit 2, after any partial file is removed by its writer: the same command then resumes), and
+Ctrl-C (exit 130).
+"""
+
+import errno
 import os
 import sys
 
@@ -48,6 +54,8 @@ def _guard_config_file(flag) -> None:
 
     def parse(argument):
         path = str(argument).split(":", 1)[0]
+        if not path:
+            raise UserError("--config is required, e.g. --config=configs/assistant_intents.py")
         if not os.path.isfile(path):
             raise UserError(f"{path}: no such config file")
         try:
@@ -69,7 +77,7 @@ def _guard_config_file(flag) -> None:
     flag.parser.parse = parse
 
 
-def _parse_flags(argv):
+def _parse_flags(argv, takes_arguments=True):
     if "config" in flags.FLAGS and hasattr(flags.FLAGS["config"].parser, "parse"):
         _guard_config_file(flags.FLAGS["config"])
     try:
@@ -84,17 +92,69 @@ def _parse_flags(argv):
         exit_with(UserError(f"{_override_naming(argv, key)}: unknown config key ({reason})"))
     if "config" in flags.FLAGS and flags.FLAGS["config"].value is None:
         exit_with(UserError("--config is required, e.g. --config=configs/assistant_intents.py"))
+    if not takes_arguments and len(args) > 1:  # e.g. `--config.train.epochs 3`: silently lost
+        exit_with(UserError(f"unexpected argument {args[1]!r}: this command takes only flags, "
+                            "--name=value (see --helpfull)"))
     return args
 
 
-def run(main) -> None:
-    """`app.run(main)` that turns flag mistakes and `UserError`s into one line and exit 2."""
+# Writes that fail because of the machine, not the program: one line, and the rerun resumes.
+_DISK_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+                errno.EFBIG: "file too large for the file system or the file-size limit",
+                errno.EROFS: "read-only file system"}
+
+
+def _disk_error(error: BaseException):
+    """The OSError of a full disk (or similar) behind `error`, which libraries may wrap."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in _DISK_ERRORS:
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _disk_message(error: OSError) -> str:
+    """Names the file when the error does, else the --workdir being written (a failed write()
+    carries no file name)."""
+    workdir = flags.FLAGS["workdir"].value if "workdir" in flags.FLAGS else None
+    where = (f"{error.filename}: " if error.filename else
+             f"--workdir={workdir}: " if workdir else "")
+    return (f"{where}{error.strerror or _DISK_ERRORS[error.errno]} while writing; free space "
+            "(or fix the folder) and run the same command again: it resumes from what was "
+            "finished")
+
+
+def _end_progress_line() -> None:
+    """A progress bar leaves the terminal mid-line: the error line starts on its own."""
+    sys.stdout.flush()
+    if sys.stdout.isatty():
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+
+
+def run(main, takes_arguments: bool = True) -> None:
+    """`app.run(main)` that turns flag mistakes and `UserError`s into one line and exit 2, a
+    full disk into one line (exit 2) and Ctrl-C into one line (exit 130). `takes_arguments`:
+    whether arguments other than flags are allowed (passed on to `main`)."""
 
     def guarded(argv):
         try:
             return main(argv)
         except UserError as e:
             exit_with(e)
+        except KeyboardInterrupt:
+            _end_progress_line()
+            print("error: interrupted; run the same command again to resume from what was "
+                  "finished (nothing half-written is left)", file=sys.stderr)
+            sys.exit(130)
+        except Exception as e:
+            disk = _disk_error(e)
+            if disk is None:
+                raise
+            _end_progress_line()
+            exit_with(UserError(_disk_message(disk)))
 
-    app.run(guarded, flags_parser=_parse_flags)
+    app.run(guarded, flags_parser=lambda argv: _parse_flags(argv, takes_arguments))
     sys.exit(0)

@@ -49,10 +49,12 @@ def write_json(obj, path):
 
 
 def _save(fig, path):
-    tmp = path[:-4] + ".tmp.png"
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
+    """Writes the figure atomically (temp file beside it, fsync, rename)."""
+    try:
+        with contract.atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    finally:
+        plt.close(fig)
 
 
 def plot_confusion_matrix(metrics, path, title=""):

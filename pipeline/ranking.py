@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from pipeline.data.movielens import OOV, PAD
+from pipeline.errors import UserError
 
 
 def _masked(scores, histories):
@@ -41,10 +42,12 @@ def ranking_metrics(scores, histories, targets, k: int = 10) -> dict:
     top = np.argsort(-scores, axis=1, kind="stable")[:, :k]  # stable: ties to the lower id
     hits = ranks <= k
     catalogue = scores.shape[1] - 2
+    # Only real candidates count: with fewer than k unseen items the top-k ends in excluded ones.
+    recommended = top[np.isfinite(np.take_along_axis(scores, top, 1))]
     return {"hr": float(hits.mean()),
             "ndcg": float(np.where(hits, 1.0 / np.log2(np.minimum(ranks, 1e9) + 1), 0.0).mean()),
             "mrr": float((1.0 / ranks).mean()),
-            "coverage": float(len(np.unique(top)) / catalogue),
+            "coverage": float(len(np.unique(recommended)) / catalogue),
             "users": int(len(targets)), "k": k, "top": top}
 
 
@@ -126,9 +129,13 @@ def ppmi_embeddings(train_sequences, vocabulary_size: int, dim: int, window: int
         y = matrix(matrix_t(q))
     q, _ = np.linalg.qr(y)
     u, s, _ = np.linalg.svd(matrix_t(q).T, full_matrices=False)
-    vectors = (q @ u)[:, :dim] * np.sqrt(s[:dim])
+    found = (q @ u)[:, :dim] * np.sqrt(s[:dim])
+    # A catalogue smaller than `dim` has fewer factors than columns: the rest stay zero.
+    vectors = np.zeros((vocabulary_size, dim))
+    vectors[:, :found.shape[1]] = found
     empty = np.abs(vectors).sum(1) == 0
-    vectors *= scale / vectors[~empty].std()
+    if (~empty).any():
+        vectors *= scale / vectors[~empty].std()
     vectors[empty] = rng.normal(0.0, scale, (int(empty.sum()), dim))
     return vectors.astype(np.float32)
 
@@ -194,8 +201,12 @@ def evaluate_and_report(scorers: dict, split, config, workdir: str, started: flo
         per_seed[seed], top[seed] = summary(result), result["top"]
         best_path = os.path.join(workdir, f"next_item_seed{seed}", "best.json")
         if os.path.exists(best_path):
-            with open(best_path, encoding="utf-8") as f:
-                validation[seed] = json.load(f)
+            try:
+                with open(best_path, encoding="utf-8") as f:
+                    validation[seed] = dict(json.load(f))
+            except (OSError, ValueError, TypeError) as e:
+                raise UserError(f"{best_path}: unreadable ({e}); delete the stage folder "
+                                f"next_item_seed{seed}/ and run the same command again") from None
     model_seed = max(scorers, key=lambda s: (validation.get(s, {}).get("hr", -1.0), -s))
     training.save_model(scorers[model_seed], os.path.join(workdir, "model.keras"))
     baselines = baseline_results(split, r.history_length, k, r.cooc_last_items, r.cooc_window)

@@ -27,15 +27,27 @@ _CONFIG = config_flags.DEFINE_config_file(
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output folder; rerun with the same one to resume.")
 
 
-def train(config, workdir: str) -> None:
-    """Trains `config`'s task into `workdir` (resuming what an earlier run left there)."""
-    import keras
-    import tensorflow as tf
+def check(config, workdir: str):
+    """Everything that can be refused before TensorFlow loads (about 10 s saved per mistake):
+    the config's ranges, the workdir, the data. Returns the task."""
+    from pipeline import data
+    from pipeline.workdir import check_workdir
 
     if not workdir:
         raise UserError("--workdir is required (the output folder)")
     task = tasks.get(config.task)
     task.validate_config(config)
+    check_workdir(workdir, config)
+    data.preload(config)  # read once: the task gets the same result
+    return task
+
+
+def train(config, workdir: str) -> None:
+    """Trains `config`'s task into `workdir` (resuming what an earlier run left there)."""
+    task = check(config, workdir)
+    import keras
+    import tensorflow as tf
+
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()  # same config + data -> same metrics
     task.train(config, workdir, time.time())
@@ -47,4 +59,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    cli.run(main, takes_arguments=False)

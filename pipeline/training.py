@@ -13,7 +13,9 @@ the one before it is tried; with none left the stage starts again.
 
 Resume is exact: training continues at the checkpoint's step, with the data order, dropout
 randomness and metric sums it had, so an interrupted stage ends with the same weights and
-history as an uninterrupted one (`tests/test_training.py`).
+history as an uninterrupted one (`tests/test_training.py`). A finished stage also leaves
+`random_state.json` (the global RNG and its model's dropout states at its end): a rerun that
+skips the stage restores it, so the stages after it start as they did unbroken.
 """
 
 import csv
@@ -29,6 +31,8 @@ import sys
 
 import keras
 import numpy as np
+
+from export import contract
 
 _COMMITTED = re.compile(r"step-(\d+)$")
 _GROUPS = ("model", "optimizer", "metrics")
@@ -70,21 +74,11 @@ class EvalAccuracy(keras.callbacks.Callback):
 
 # --- durable files -------------------------------------------------------------------------
 
-def fsync_dir(path: str) -> None:
-    """Makes a rename or a new entry in folder `path` survive a power cut."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+fsync_dir = contract.fsync_path  # a rename or new entry in the folder survives a power cut
 
 
 def _fsync_file(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    contract.fsync_path(path)  # its own name: tests stop the process exactly here
 
 
 def _write_synced(path: str, data: bytes) -> None:
@@ -92,19 +86,6 @@ def _write_synced(path: str, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-
-
-def write_atomic(path: str, data: bytes) -> None:
-    """Replaces `path` by `data` so that after any crash it holds the old or the new bytes."""
-    tmp = f"{path}.tmp"
-    try:
-        _write_synced(tmp, data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    fsync_dir(os.path.dirname(os.path.abspath(path)))
 
 
 def save_model(model: keras.Model, path: str) -> None:
@@ -138,7 +119,7 @@ def write_history(rows: list, path: str) -> None:
     writer = csv.DictWriter(text, fieldnames=["epoch", *keys], restval="NA", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    write_atomic(path, text.getvalue().encode("utf-8"))
+    contract.write_bytes_atomic(text.getvalue().encode("utf-8"), path)
 
 
 # --- checkpoints ---------------------------------------------------------------------------
@@ -432,5 +413,6 @@ class Stage:
             finish(model)
         _set_global_rng(rng)
         seeds = [keras.ops.convert_to_numpy(v).tolist() for v in _seed_states(save or model)]
-        write_atomic(self.random_state_path, json.dumps({**rng, "seeds": seeds}).encode("utf-8"))
+        contract.write_bytes_atomic(json.dumps({**rng, "seeds": seeds}).encode("utf-8"),
+                                    self.random_state_path)
         save_model(save or model, self.model_path)

@@ -1,6 +1,7 @@
 """The workdir contract: `config.json` written once then only matched, and the one way to read
 a workdir back (its config, its required files, its `.keras` models) with one-line errors."""
 
+import contextlib
 import json
 import os
 import zipfile
@@ -11,27 +12,77 @@ from export import contract
 from pipeline.errors import UserError
 
 
+def _nearest_existing(path: str) -> tuple:
+    """(the nearest folder above `path` that exists, the missing folders below it, deepest
+    first)."""
+    missing, current = [], os.path.abspath(path)
+    while not os.path.exists(current):
+        missing.append(current)
+        current = os.path.dirname(current)
+    return current, missing
+
+
+def _read_only(path: str) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def check_workdir(workdir: str, config=None) -> None:
+    """Refuses, before any data is read or anything trained, a --workdir that cannot be written
+    or (given `config`) holds a run of another config. Nothing is left behind: a missing
+    workdir is created to prove it can be, then removed (the task creates it for good)."""
+    if not workdir:
+        raise UserError("--workdir is required (the output folder)")
+    flag = f"--workdir={workdir}"
+    existing, missing = _nearest_existing(workdir)
+    if not os.path.isdir(existing):
+        if not missing:
+            raise UserError(f"{flag}: not a folder (a file of that name exists)")
+        raise UserError(f"{flag}: cannot create it ({existing} is a file, not a folder)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        reason = "a read-only file system" if _read_only(existing) else "no permission to write"
+        raise UserError(f"{flag}: not writable ({existing}: {reason}); use another --workdir")
+    try:
+        for folder in reversed(missing):
+            os.mkdir(folder)
+    except OSError as e:
+        raise UserError(f"{flag}: cannot create it ({e.strerror})") from None
+    finally:
+        for folder in missing:
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
+    if config is not None:
+        _check_same_config(os.path.join(workdir, "config.json"), config)
+
+
+def _check_same_config(config_path: str, config) -> bool:
+    """True when config.json exists and holds `config`; False when there is none; UserError when
+    it holds another config or cannot be read."""
+    if not os.path.exists(config_path):
+        return False
+    try:
+        with open(config_path, encoding="utf-8") as f:
+            previous = json.load(f)
+    except (OSError, ValueError) as e:
+        raise UserError(f"{config_path}: unreadable ({e}); use a new --workdir") from None
+    if previous != json.loads(config.to_json_best_effort()):
+        raise UserError(f"{config_path}: this workdir was trained with a different config; "
+                        "use a new --workdir (or delete this one) to start over")
+    return True
+
+
 def write_config(workdir: str, config) -> None:
     """Writes config.json; refuses a workdir trained with a different config."""
+    check_workdir(workdir)
     try:
         os.makedirs(workdir, exist_ok=True)
     except OSError as e:
         raise UserError(f"--workdir={workdir}: cannot create it ({e.strerror})") from None
-    if not os.path.isdir(workdir) or not os.access(workdir, os.W_OK):
-        raise UserError(f"--workdir={workdir}: not a writable folder")
     config_path = os.path.join(workdir, "config.json")
-    resolved = json.loads(config.to_json_best_effort())
-    if os.path.exists(config_path):
-        try:
-            with open(config_path, encoding="utf-8") as f:
-                previous = json.load(f)
-        except (OSError, ValueError) as e:
-            raise UserError(f"{config_path}: unreadable ({e}); use a new --workdir") from None
-        if previous != resolved:
-            raise UserError(f"{config_path}: this workdir was trained with a different config; "
-                            "use a new --workdir (or delete this one) to start over")
-        return
-    contract.write_json_atomic(resolved, config_path)
+    if not _check_same_config(config_path, config):
+        contract.write_json_atomic(json.loads(config.to_json_best_effort()), config_path)
 
 
 def _train_hint(workdir: str) -> str:
@@ -57,6 +108,9 @@ def read_config(workdir: str) -> ml_collections.ConfigDict:
     """`<workdir>/config.json` as written by pipeline.train; UserError naming the file."""
     if not workdir:
         raise UserError("--workdir is required (a folder written by python -m pipeline.train)")
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+        raise UserError(f"{workdir}: not a folder; --workdir is a folder written by "
+                        "python -m pipeline.train")
     if not os.path.isdir(workdir):
         raise UserError(f"{workdir}: no such workdir; train first with python -m pipeline.train")
     path = os.path.join(workdir, "config.json")

@@ -108,7 +108,7 @@ def test_stratified_split_keeps_every_index_once():
 @pytest.mark.parametrize("case,message", [
     ("missing_dir", "data folder not found"),
     ("missing_file", "file not found"),
-    ("empty", "split is empty"),
+    ("empty", "no rows (only the header)"),
     ("single_class", "single class"),
     ("unknown_label", "not in the label set"),
     ("bad_sst2_label", "is not 0 or 1"),
@@ -137,7 +137,7 @@ def test_bad_data_is_one_clear_user_error(tmp_path, case, message):
         load_text_dataset(cfg)
     assert message in str(err.value)
     assert "\n" not in str(err.value)
-    if case not in ("missing_dir", "empty", "single_class"):
+    if case not in ("missing_dir", "single_class"):
         assert str(tmp_path) in str(err.value)  # names the file
 
 
@@ -167,3 +167,35 @@ def test_real_thucnews():
                                        train_file="dev.txt", test_file="test.txt"))
     assert (len(ds.train.texts), len(ds.test.texts)) == (10000, 10000)
     assert len(ds.label_names) == 10 and ds.label_names[0] == "finance"
+
+
+def test_latin1_file_is_read_with_a_warning_and_a_stray_byte_in_utf8_is_an_error(tmp_path, capsys):
+    write(tmp_path / "a" / "1.txt", "caf\xe9 cr\xe8me\nbr\xfbl\xe9e\n", encoding="latin-1")
+    write(tmp_path / "a" / "0.txt", "first\n")
+    write(tmp_path / "b" / "0.txt", "plain text\n")
+    write(tmp_path / "b" / "1.txt", "more text\n")
+    write(tmp_path / ".hidden" / "1.txt", "not a class\n")
+    (tmp_path / "empty_class").mkdir()
+    ds = load_text_dataset(data_config("bbc", tmp_path, test_fraction=0.5))
+    assert ds.label_names == ["a", "b"]  # hidden and empty folders are not classes
+    assert "café crème brûlée" in ds.train.texts + ds.test.texts
+    warnings = [l for l in capsys.readouterr().err.splitlines() if l.startswith("warning:")]
+    assert any("1.txt is not UTF-8 (line 1: byte 0xe9); read as Latin-1" in l for l in warnings)
+    assert any("empty_class: no .txt documents" in l for l in warnings)
+    with open(tmp_path / "a" / "2.txt", "wb") as f:
+        f.write("caf\u00e9 ok\n".encode() + b"bad \xe9 byte\n")
+    with pytest.raises(UserError, match=r"2\.txt:2: byte 0xe9 is not UTF-8"):
+        load_text_dataset(data_config("bbc", tmp_path, test_fraction=0.5))
+
+
+@pytest.mark.parametrize("column,needle", [("text_column", "no column 'utterance'"),
+                                           ("label_column", "no column 'utterance'")])
+def test_a_column_named_in_the_config_must_exist(tmp_path, column, needle):
+    """Only a column left at its default falls back to a common name (here `sentence`)."""
+    write(tmp_path / "t.csv", "sentence,label\na,x\nb,y\n")
+    cfg = data_config("table", tmp_path, train_file="t.csv", test_file="t.csv")
+    assert load_text_dataset(cfg).train.texts == ["a", "b"]
+    cfg[column] = "utterance"
+    with pytest.raises(UserError, match=needle) as e:
+        load_text_dataset(cfg)
+    assert "columns: sentence, label" in str(e.value)

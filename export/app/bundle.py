@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 
 from export import contract
 from export.contract import EXPORT_SUBDIR, GOLDEN_NAME, MANIFEST_NAME, UserError
@@ -71,7 +70,10 @@ def _check_golden(export_dir: str, manifest: contract.Manifest) -> None:
             golden = json.load(f)
     except (OSError, ValueError) as e:
         raise UserError(f"{path}: not JSON ({e}); {rewrite}") from None
-    for section in (golden.values() if isinstance(golden, dict) else ()):
+    if not isinstance(golden, dict) or "format_version" not in golden:
+        raise UserError(f"{path}: not a golden file (a JSON object with format_version); "
+                        f"{rewrite}")
+    for section in golden.values():
         model_file = section.get("model_file") if isinstance(section, dict) else None
         if model_file is None:
             continue
@@ -81,13 +83,26 @@ def _check_golden(export_dir: str, manifest: contract.Manifest) -> None:
                             f"{manifest.path}; {rewrite}")
 
 
+def _read_model(path: str):
+    """The file's flatbuffer (inputs, outputs) for `contract.check_signature`; UserError."""
+    from export.tflite import reader as tflite_reader
+    try:
+        return tflite_reader.read_model(path)
+    except ValueError as e:
+        raise UserError(" ".join(str(e).split())) from None
+
+
 def plan(export_dir: str, variants=None) -> tuple:
     """(task, manifest dict trimmed to the chosen files, [(file name, expected sha256 or
     None)]): the export opened and its chosen models verified (`contract.open_export`)."""
     folder = contract.open_export(export_dir, files=_model_files(variants))
+    if folder.problems:  # an export is complete or absent: never ship part of one
+        raise UserError(f"{folder.problems[0]}; nothing was bundled")
     manifest = folder.manifest
     chosen = _model_files(variants) or sorted(manifest.files)
     task = tasks.get(manifest.task, where=f"{manifest.path}: task")
+    for name in chosen:  # the app sizes its buffers from the manifest it ships
+        contract.check_signature(manifest, name, _read_model(os.path.join(export_dir, name)))
     files = [(name, manifest.files[name].sha256) for name in chosen]
     files += list(task.bundle_files(manifest)) + [(GOLDEN_NAME, None)]
     for name, sha in files[len(chosen):]:  # open_export verified the models
@@ -112,12 +127,15 @@ def bundle(workdir: str, to: str, variants=None, name: str | None = None) -> dic
     name = name or task.bundle_name
     _check_name(name)
     manifest_path = contract.manifest_path(export_dir)
+    target = os.path.join(to, name)
+    staging = os.path.join(to, f".{name}.tmp-{os.getpid()}")
     try:
         os.makedirs(to, exist_ok=True)
-        staging = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=to)
+        for pattern in (f".{name}.tmp-*", f".{name}.old-*"):  # left by killed runs
+            contract.remove_dead_folders(to, pattern)
+        os.mkdir(staging)
     except OSError as e:
         raise UserError(f"--to={to}: cannot write there ({e.strerror})") from None
-    target = os.path.join(to, name)
     try:
         total = 0
         for file_name, sha in files:
@@ -127,16 +145,12 @@ def bundle(workdir: str, to: str, variants=None, name: str | None = None) -> dic
             total += os.path.getsize(copy)
         contract.write_json_atomic(manifest, os.path.join(staging, MANIFEST_NAME))
         os.chmod(staging, 0o755)
-        old = None
-        if os.path.exists(target):
-            old = tempfile.mkdtemp(prefix=f".{name}.old-", dir=to)
-            os.rmdir(old)
-            os.rename(target, old)
-        os.rename(staging, target)
-        staging = None
+        old = contract.swap_in(staging, target, os.path.join(to, f".{name}.old-{os.getpid()}"))
         if old:
             shutil.rmtree(old, ignore_errors=True)
+    except OSError as e:  # a full disk, say: the older bundle stays as it was
+        raise UserError(f"--to={to}: cannot write the bundle ({e.strerror}); {target} is "
+                        "unchanged") from None
     finally:
-        if staging:
-            shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
     return {"dir": target, "files": [f for f, _ in files] + [MANIFEST_NAME], "bytes": total}

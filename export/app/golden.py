@@ -43,9 +43,21 @@ def fp32_model(export_dir: str, manifest: contract.Manifest) -> tuple[str, Runne
     """(file name, runner) of the export's fp32 file, which golden values come from."""
     for name in ("fp32.tflite", *sorted(manifest.files)):
         if name in manifest.files and manifest.files[name].variant == "fp32":
-            return name, Runner(os.path.join(export_dir, name))
+            path = os.path.join(export_dir, name)
+            # Golden inputs are sized from the manifest: it must describe this file.
+            contract.check_signature(manifest, name, _read_model(path))
+            return name, Runner(path)
     raise UserError(f"{manifest.path}: no fp32 .tflite listed; export with --variants=fp32 "
                     "(golden vectors come from the float model)")
+
+
+def _read_model(path: str):
+    """The file's flatbuffer (inputs, outputs) for `contract.check_signature`; UserError."""
+    from export.tflite import reader as tflite_reader
+    try:
+        return tflite_reader.read_model(path)
+    except ValueError as e:
+        raise UserError(" ".join(str(e).split())) from None
 
 
 def scores_base64(scores) -> str:
@@ -69,7 +81,10 @@ def write_golden(export_dir: str, eval_texts=None, seed: int = 0) -> str:
     returns its path."""
     golden = build_golden(export_dir, eval_texts, seed)
     path = os.path.join(export_dir, contract.GOLDEN_NAME)
-    contract.write_json_atomic(golden, path, compact=True)
+    try:
+        contract.write_json_atomic(golden, path, compact=True)
+    except OSError as e:  # a read-only export folder, a full disk: golden.json is unchanged
+        raise contract.cannot_write(path, e) from None
     return path
 
 
@@ -137,7 +152,14 @@ def write_rules_golden(path: str, seed: int = 0) -> str:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UserError(f"--rules_to={path}: {folder} is not a folder")
-    contract.write_json_atomic({"format_version": FORMAT_VERSION, "generated_by": GENERATED_BY,
-                                "seed": seed, "recommendation_rules": rules_section(seed=seed)},
-                               path, compact=True)
+    if os.path.isdir(path):
+        raise UserError(f"--rules_to={path}: is a folder; give a file name, e.g. "
+                        f"{os.path.join(path, 'rules.json')}")
+    try:
+        contract.write_json_atomic({"format_version": FORMAT_VERSION,
+                                    "generated_by": GENERATED_BY, "seed": seed,
+                                    "recommendation_rules": rules_section(seed=seed)},
+                                   path, compact=True)
+    except OSError as e:
+        raise contract.cannot_write(f"--rules_to={path}", e) from None
     return path

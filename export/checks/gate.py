@@ -2,9 +2,11 @@
 
 Library of `python -m export.check` (export/check.py says what each check requires). The task
 (from the manifest, through the registry) supplies the parity rules, the GPU comparison and
-the metadata check; the folder is opened with `contract.open_export`, which refuses a missing,
-truncated, changed or non-TFLite file with one line (exit 2). An incomplete export (a requested
-variant without its file, a `.tflite` the manifest does not list) fails the gate (exit 1).
+the metadata check; the folder is opened with `contract.open_export`, which refuses a
+truncated, changed or non-TFLite file, or a manifest that does not describe its files (input
+shapes, label count), with one line (exit 2). An incomplete export (a listed file missing, a
+requested variant without its file, a `.tflite` the manifest does not list, the vocabulary,
+labels or check_inputs.npz gone) fails the gate (FAIL complete, exit 1).
 
     from export.checks.gate import Gate, parse_require
     status = Gate("runs/intents/export", parse_require("parity,nnapi=30")).run()
@@ -35,9 +37,9 @@ def parse_require(text: str) -> dict:
         if name not in CHECKS:
             raise UserError(f"--require: unknown check {name!r}; choose from {', '.join(CHECKS)}")
         if name == "nnapi":
-            if not value.isdigit():
+            if not value.isdigit() or int(value) < 1:
                 raise UserError(f"--require: nnapi needs an Android API level, e.g. nnapi=30 "
-                               f"(got {item!r})")
+                                f"(got {item!r})")
             required[name] = int(value)
         elif value:
             raise UserError(f"--require: {name} takes no value (got {item!r})")
@@ -50,14 +52,16 @@ class Gate:
     """Runs the checks on one export folder and collects PASS/FAIL lines."""
 
     def __init__(self, export_dir: str, required: dict, files=None, out=print):
-        self.folder = contract.open_export(export_dir, files=files)
+        self.folder = contract.open_export(export_dir, files=files, allow_missing=True)
         self.manifest = self.folder.manifest
         self.task = tasks.get(self.manifest.task, where=f"{self.manifest.path}: task")
         self.export_dir = export_dir
         self.required = required
         self.out = out
         self.failed_required = []
-        self.files = list(files) if files else list(self.manifest.files)
+        self.problems = list(self.folder.problems)  # what makes the export incomplete
+        # A missing file fails `complete`; there is nothing else to check on it.
+        self.files = [n for n in (files or self.manifest.files) if n not in self.folder.missing]
 
     # -- output --------------------------------------------------------------------------
     def report(self, check: str, name: str, ok: bool, figure: str, gated: bool = True) -> None:
@@ -69,7 +73,8 @@ class Gate:
 
     # -- checks --------------------------------------------------------------------------
     def file_integrity(self, name: str) -> tflite_reader.ModelInfo:
-        """Parses (open_export already matched size and digest), builtin ops only."""
+        """Parses (open_export already matched size and digest), builtin ops only, and the
+        signature the manifest describes (shapes, label count) is the file's."""
         path = os.path.join(self.export_dir, name)
         try:
             info = tflite_reader.read_model(path)
@@ -78,14 +83,33 @@ class Gate:
         custom = sorted({op.op for op in info.ops if op.is_custom})
         if custom:
             raise UserError(f"{path}: custom/Flex ops {', '.join(custom)}")
+        contract.check_signature(self.manifest, name, info)
         return info
 
+    def folder_integrity(self) -> None:
+        """The files beside the models: the task's (vocabulary and labels, or the items file)
+        and check_inputs.npz. Missing: the export is incomplete; changed: bad input."""
+        expected = list(self.task.bundle_files(self.manifest))
+        declared = "check_inputs" in self.manifest.header
+        if declared:
+            info = self.manifest.get("check_inputs")
+            expected.append((info.get("file", contract.CHECK_INPUTS), info.get("sha256")))
+        for name, sha in expected:
+            path = os.path.join(self.export_dir, name)
+            if not os.path.isfile(path):
+                self.problems.append(contract.missing_problem(path))
+            elif sha is not None and contract.sha256_file(path) != sha:
+                raise UserError(f"{path}: sha256 differs from {contract.MANIFEST_NAME} (the "
+                                f"file changed after the export); {contract.EXPORT_HINT} again")
+        if declared and os.path.isfile(self.check_inputs_path()):
+            self.check_inputs()  # readable, with the signature's inputs
+
     def check_complete(self) -> None:
-        """Every requested variant has its file and every .tflite is listed."""
-        for problem in self.folder.problems:
+        """Every requested variant and every listed file is there, every .tflite is listed."""
+        for problem in self.problems:
             self.out(f"FAIL complete  {problem}")
             self.failed_required.append("complete")
-        if not self.folder.problems:
+        if not self.problems:
             self.out(f"ok   complete {'-':<20} every requested variant has its file")
 
     def check_size(self, name: str, entry: dict) -> None:
@@ -156,6 +180,11 @@ class Gate:
             for name in floats:
                 self.report("gpu", name, False, f"not run: {why}")
             return
+        if not os.path.isfile(self.check_inputs_path()):
+            for name in floats:  # check_complete fails the export for it too
+                self.report("gpu", name, False, f"not run: {self.check_inputs_path()} is "
+                            "missing; re-run export.convert")
+            return
         inputs, labels = self.check_inputs()
         if len(inputs) < GPU_MIN_INPUTS:
             for name in floats:
@@ -190,9 +219,14 @@ class Gate:
                     figure = f"{mode}: {result.error}"
                 self.report("gpu", name, result.ok, figure)
 
+    def check_inputs_path(self) -> str:
+        """Where the manifest says the saved evaluation inputs are."""
+        info = self.manifest.get("check_inputs") or {}
+        return os.path.join(self.export_dir, info.get("file", contract.CHECK_INPUTS))
+
     def check_inputs(self) -> list:
         info = self.manifest.get("check_inputs") or {}
-        path = os.path.join(self.export_dir, info.get("file", contract.CHECK_INPUTS))
+        path = self.check_inputs_path()
         if not os.path.isfile(path):
             raise UserError(f"{path}: not found (export.convert saves the evaluation inputs "
                            "there); re-run export.convert")
@@ -201,8 +235,10 @@ class Gate:
         try:
             with np.load(path) as data:
                 arrays = {k: data[k] for k in data.files}
-        except (OSError, ValueError) as e:
-            raise UserError(f"{path}: not a readable npz file ({e})") from None
+        except Exception as e:  # numpy raises OSError, ValueError, BadZipFile, EOFError...
+            reason = " ".join(str(e).split())[:200] or type(e).__name__
+            raise UserError(f"{path}: not a readable npz file ({reason}); re-run "
+                            "export.convert") from None
         names = [t["name"] for t in self.manifest.get("inputs", [])]
         missing = [n for n in names if n not in arrays]
         if not names or missing:
@@ -214,6 +250,7 @@ class Gate:
     def run(self) -> int:
         for name in self.files:
             self.file_integrity(name)
+        self.folder_integrity()
         self.check_complete()
         for name in self.files:
             entry = self.manifest.files[name]

@@ -295,10 +295,10 @@ def _worker(tmp: str) -> int:
         job = json.load(f)
     result = {"stage": "import", "done": False}
 
-    def save():
-        with open(os.path.join(tmp, "result.json.tmp"), "w", encoding="utf-8") as f:
-            json.dump(result, f)
-        os.replace(os.path.join(tmp, "result.json.tmp"), os.path.join(tmp, "result.json"))
+    from export import contract
+
+    def save():  # the parent reads the last complete state if this child dies
+        contract.write_json_atomic(result, os.path.join(tmp, "result.json"))
 
     save()
     from export.tflite.runner import CompiledRunner

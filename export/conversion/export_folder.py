@@ -8,15 +8,18 @@ of the previous export that this run does not redo, from the same model and stil
 their digests, are copied in; each requested variant is converted, packed with the task's
 metadata, checked (metadata, parity on the task's evaluation split, NNAPI report) and written;
 then the manifest, which records the requested variants, and the golden vectors. Only then are
-the folders swapped (old export renamed aside, staging renamed in, old removed), so an export
-is complete or absent however the run ends; leftovers of a killed run are removed by the next.
-A variant that fails leaves no file and no entry; the run still writes the others and reports
-it (the manifest still lists it as requested, so the gate fails the incomplete export).
+the folders swapped (`contract.swap_in`: one atomic exchange, or old export renamed aside and
+staging renamed in), and the old one removed, so an export is complete or absent however the
+run ends; leftovers of a killed run are removed by the next. A variant that fails leaves no
+file and no entry; the run still writes the others and reports it (the manifest still lists it
+as requested, so the gate fails the incomplete export). A write the machine refuses (full
+disk, read-only workdir, file size limit) stops the whole run with one line and changes
+nothing.
 """
 
 from __future__ import annotations
 
-import glob
+import errno
 import os
 import shutil
 import tempfile
@@ -65,10 +68,29 @@ def _check_arguments(variants, representative_examples: int) -> list:
 
 
 def _clean_leftovers(workdir: str) -> None:
-    """Staging and set-aside folders of killed runs (never the export itself)."""
-    for folder in glob.glob(os.path.join(workdir, ".export.tmp-*")) + glob.glob(
-            os.path.join(workdir, ".export.old-*")):
-        shutil.rmtree(folder, ignore_errors=True)
+    """Staging and set-aside folders of killed runs (never the export itself, nor the
+    staging folder of a run still going)."""
+    for pattern in (".export.tmp-*", ".export.old-*"):
+        contract.remove_dead_folders(workdir, pattern)
+
+
+def _check_destination(workdir: str) -> None:
+    """Before minutes of work: the workdir takes new files and its export is a folder."""
+    if not workdir or not os.path.isdir(workdir):
+        return  # load_workdir says what is wrong with it
+    export_dir = os.path.join(workdir, contract.EXPORT_SUBDIR)
+    if os.path.lexists(export_dir) and not os.path.isdir(export_dir):
+        raise UserError(f"{export_dir}: is a file, not an export folder; move it away (convert "
+                        "writes the export there)")
+    contract.require_writable(workdir, f"--workdir={workdir}")
+
+
+def _environment_error(e: Exception) -> bool:
+    """A failure of the machine (full disk, read-only folder, file size limit), not of the
+    variant: it stops the whole run, which then changes nothing."""
+    text = str(e)
+    return any(os.strerror(code) in text for code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG,
+                                                      errno.EROFS))
 
 
 def _kept_entries(export_dir: str, staging: str, model_sha256: str, length: int,
@@ -153,12 +175,10 @@ def _convert_one(work, variant, staging, graphs, evaluation, representative, mod
 
 
 def _swap_in(staging: str, export_dir: str) -> None:
-    old = None
-    if os.path.exists(export_dir):
-        old = f"{os.path.dirname(export_dir)}/.export.old-{os.getpid()}"
-        os.replace(export_dir, old)
-    os.replace(staging, export_dir)
-    contract.fsync_folder(os.path.dirname(os.path.abspath(export_dir)))
+    """The finished staging folder becomes the export (one atomic exchange where the file
+    system allows), then the previous export is removed."""
+    aside = os.path.join(os.path.dirname(export_dir), f".export.old-{os.getpid()}")
+    old = contract.swap_in(staging, export_dir, aside)
     if old:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -169,6 +189,7 @@ def export_workdir(workdir: str, variants=VARIANTS, representative_examples: int
     "failed": {variant: why}, "removed": [files of the old export not carried over]}.
     Raises UserError for a bad workdir or argument before anything is written."""
     requested = _check_arguments(variants, representative_examples)
+    _check_destination(workdir)
     work = load_workdir(workdir, data_dir)
     task = work["task"]
     evaluation = task.evaluation(work)
@@ -178,7 +199,10 @@ def export_workdir(workdir: str, variants=VARIANTS, representative_examples: int
     export_dir = os.path.join(workdir, contract.EXPORT_SUBDIR)
     _clean_leftovers(workdir)
     staging = os.path.join(workdir, f".export.tmp-{os.getpid()}")
-    os.makedirs(staging)
+    try:
+        os.makedirs(staging)
+    except OSError as e:
+        raise contract.cannot_write(staging, e) from None
     temp_root = tempfile.mkdtemp(prefix="export_savedmodel_")
     saved_models = {}
 
@@ -216,6 +240,11 @@ def export_workdir(workdir: str, variants=VARIANTS, representative_examples: int
                     entry["checks"]["metadata"] = metadata
             except Exception as e:  # one variant failing must not stop the others
                 reason = " ".join(str(e).split()) or type(e).__name__
+                if isinstance(e, (UserError, OSError)):
+                    raise
+                if _environment_error(e):  # e.g. the converter's own write failed
+                    raise UserError(f"{staging}: a write failed while converting {name} "
+                                    f"({reason[:300]}); nothing was changed") from None
                 failed[variant] = reason
                 contract.remove(os.path.join(staging, name))
                 log(f"{name:<20} FAILED: {reason}")
@@ -232,6 +261,8 @@ def export_workdir(workdir: str, variants=VARIANTS, representative_examples: int
         removed = sorted(set(os.listdir(export_dir)) - set(os.listdir(staging))
                          - {".manifest.lock"}) if os.path.isdir(export_dir) else []
         _swap_in(staging, export_dir)
+    except OSError as e:  # the machine refused a write: nothing was swapped in
+        raise contract.cannot_write(e.filename or staging, e) from None
     finally:
         shutil.rmtree(temp_root, ignore_errors=True)
         shutil.rmtree(staging, ignore_errors=True)

@@ -32,7 +32,7 @@ TEXT_INPUTS = ("token_ids", "padding_mask", "segment_ids")
 def check_settings(invokes: int, warmup: int, threads) -> list:
     """The thread counts to run, once each; UserError naming the flag that is wrong."""
     if invokes < 1:
-        raise UserError(f"--invokes={invokes}: must be at least 1 (the issue asks for 200)")
+        raise UserError(f"--invokes={invokes}: must be at least 1 (default 200)")
     if warmup < 0:
         raise UserError(f"--warmup={warmup}: must be 0 or more")
     if not threads or any(t < 1 for t in threads):
@@ -57,6 +57,8 @@ def open_folder(export_dir: str) -> tuple:
             models[name] = tflite_reader.read_model(folder.file(name))
         except ValueError as e:
             raise UserError(str(e)) from None
+        # The inputs are built from the manifest's shapes: they must be the file's.
+        contract.check_signature(folder.manifest, name, models[name])
     return folder, models
 
 

@@ -10,10 +10,14 @@ Formats (`config.data.name`):
   bbc                one document per file in <dir>/<class>/*.txt; no test split
   thucnews           THUCNews `title<TAB>label` files + class.txt
   table              any CSV / TSV / JSONL with named text and label columns
+
+`preload(config)` reads what a config names (text or interactions) before a command loads
+TensorFlow, so that a bad file stops it in a second; the loader then hands over that result.
 """
 
 import collections
 import dataclasses
+import json
 import os
 import random
 
@@ -94,12 +98,16 @@ def stratified_split(labels: list, fraction: float, seed: int) -> tuple[list, li
 
 def _check(rows, label_names, what, where):
     if not rows:
-        raise UserError(f"{where}: the {what} split is empty; check the file and --config.data settings")
+        raise UserError(f"{where}: the {what} split is empty; check the file and "
+                        "--config.data settings")
     known = set(label_names)
     for ex in rows:
         if ex.label not in known:
             raise UserError(f"{ex.source}: label '{ex.label}' is not in the label set "
                             f"({', '.join(label_names[:12])}); fix the file or the label column")
+    files = {ex.source.rsplit(":", 1)[0] for ex in rows if ":" in ex.source}
+    if len(files) == 1:  # name the file the split came from, not just its folder
+        where = files.pop()
     if what == "train" and len({ex.label for ex in rows}) < 2:
         raise UserError(f"{where}: the train split has a single class ('{rows[0].label}'); "
                         "a classifier needs at least two")
@@ -117,7 +125,51 @@ def _subset(rows, limit, seed):
     return [rows[i] for i in keep]
 
 
+# What `preload` read, by `_key`; the next load of the same data takes it (once).
+_preloaded = {}
+
+
+def _key(kind: str, data, *extra) -> str:
+    return json.dumps([kind, data.to_dict(), os.environ.get(DATA_DIR_ENV, ""), *extra],
+                      sort_keys=True, default=str)
+
+
+def take_preloaded(kind: str, data, *extra):
+    """The result `preload` stored for this data, removed from the store; None if none."""
+    return _preloaded.pop(_key(kind, data, *extra), None)
+
+
+def check_extra_text_files(file_list: str) -> None:
+    """Each file of `data.extra_text_files` exists and reads as text; UserError naming it."""
+    for path in filter(None, (p.strip() for p in file_list.split(","))):
+        if not os.path.isfile(path):
+            what = "is a folder, expected a file" if os.path.isdir(path) else "file not found"
+            raise UserError(f"--config.data.extra_text_files: {path}: {what}")
+        readers.read_text(path)
+
+
+def preload(config) -> None:
+    """Reads the data `config` names and checks it (UserError naming the file), keeping the
+    result for the task's own load: called before TensorFlow is imported."""
+    data = config.data
+    if data.name in FORMATS:
+        _preloaded[_key("text", data, config.seed)] = load_text_dataset(data, config.seed)
+        if "extra_text_files" in data:
+            check_extra_text_files(data.extra_text_files)
+        return
+    from pipeline.data import movielens  # numpy only
+    if data.name in movielens.FORMATS:
+        interactions = movielens.load_interactions(data)
+        if "recs" in config:  # protocol P's own refusals (too few interactions per user)
+            movielens.protocol_split(interactions, config.recs)
+        _preloaded[_key("interactions", data)] = interactions
+
+
 def load_text_dataset(data, seed: int = 0) -> TextDataset:
+    """The train and test splits `data` (config.data) names; see the module docstring."""
+    found = take_preloaded("text", data, seed)
+    if found is not None:
+        return found
     data_dir = resolve_data_dir(data)
     train, test, label_names = _read(data, data_dir)
     where = data_dir or f"tfds:{data.tfds_name}"

@@ -28,6 +28,7 @@ import os
 
 import numpy as np
 
+from export import contract
 from pipeline.data import readers, resolve_data_dir
 from pipeline.errors import UserError
 
@@ -76,111 +77,142 @@ class SequenceSplit:
                 "test_targets_outside_catalogue": int(np.sum(self.test_targets == OOV))}
 
 
-def _int_column(values, path, column):
+def _number(value: str, integer: bool):
+    """`value` as an int (integral, e.g. "5" or "5.0") or a finite float; None if it is not."""
     try:
-        return np.asarray([int(float(v)) if "." in v else int(v) for v in values], dtype=np.int64)
+        number = float(value)
     except ValueError:
-        bad = next(v for v in values if not _is_number(v))
-        raise UserError(f"{path}: column '{column}' has a non-numeric value '{bad}'; "
-                        "user and item ids and timestamps must be integers") from None
+        return None
+    if not np.isfinite(number) or (integer and number != int(number)):
+        return None
+    return int(number) if integer else number
 
 
-def _is_number(v):
-    try:
-        float(v)
-        return True
-    except ValueError:
-        return False
+def _parse_column(values, lines, path, column, integer=True) -> np.ndarray:
+    """The column as int64 (ids, timestamps) or float (ratings); UserError naming the line."""
+    parsed = [_number(v, integer) for v in values]
+    for value, number, line in zip(values, parsed, lines):
+        if number is None:
+            kind = "non-numeric" if _number(value, False) is None else "non-integer"
+            what = ("user and item ids and timestamps must be integers" if integer
+                    else "ratings must be numbers")
+            raise UserError(f"{path}:{line}: column '{column}' has a {kind} value '{value}'; "
+                            f"{what}")
+    return np.asarray(parsed, dtype=np.int64 if integer else np.float64)
 
 
-def _rows(path, delimiter, header):
-    """Non-blank rows of a delimited text file (UTF-8 or Latin-1); `header`: skip the first."""
-    text = readers.read_text(path)
+def _rows(path, delimiter, header, latin1=False):
+    """(line numbers, non-blank rows) of a delimited text file; `header`: the first row is one.
+    `latin1`: a format documented as Latin-1 (no warning for it)."""
+    text = readers.read_text(path, latin1=latin1)
     if delimiter == "::":  # ml-1m: csv cannot split on a two-character delimiter
-        rows = [line.split("::") for line in text.split("\n") if line.strip()]
+        numbered = [(n, line.split("::")) for n, line in enumerate(text.split("\n"), start=1)
+                    if line.strip()]
     else:
-        rows = [r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if r and any(r)]
-    if not rows or (header and len(rows) < 2):
+        reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+        numbered, start = [], 1
+        try:
+            for r in reader:
+                if r and any(c.strip() for c in r):
+                    numbered.append((start, r))
+                start = reader.line_num + 1
+        except csv.Error as e:  # e.g. an unterminated quote running past the field limit
+            raise UserError(f"{path}:{start}: {e} (an unterminated quote?)") from None
+    if not numbered or (header and len(numbered) < 2):
         raise UserError(f"{path}: the file is empty (no ratings)")
-    return rows
+    return [n for n, _ in numbered], [r for _, r in numbered]
 
 
-def _columns(path, rows, wanted, aliases=None):
-    """{role: column values} for a file with a header row, finding columns by name."""
+# Common column names; they stand in for a column left at its default (or fixed by the format).
+ALIASES = {"user": ("userid", "user_id", "user"), "item": ("movieid", "item_id", "item"),
+           "time": ("timestamp", "time")}
+DEFAULTS = {"user": "user", "item": "item", "time": "timestamp"}
+
+
+def _columns(path, lines, rows, wanted, fixed=False):
+    """{role: (column values, line numbers)} for a file with a header row, by column name."""
     header = [h.strip().lower() for h in rows[0]]
     out = {}
     for role, name in wanted.items():
-        names = (name.lower(),) + tuple((aliases or {}).get(role, ()))
-        index = next((header.index(n) for n in names if n in header), None)
+        aliases = ALIASES.get(role, ()) if fixed or name == DEFAULTS.get(role) else ()
+        index = readers.find_column(header, name, aliases)
         if index is None:
             if role in ("rating", "title", "genres"):
                 continue
-            raise UserError(f"{path}: no '{name}' column (header is {rows[0]}); set "
+            raise UserError(f"{path}: no '{name}' column (columns: "
+                            f"{', '.join(h.strip() for h in rows[0])}); set "
                             f"--config.data.{role}_column")
-        short = [n for n, r in enumerate(rows[1:], start=2) if len(r) <= index]
+        short = [n for n, r in zip(lines[1:], rows[1:]) if len(r) <= index]
         if short:
             raise UserError(f"{path}:{short[0]}: missing the '{name}' column value")
         out[role] = [r[index].strip() for r in rows[1:]]
     return out
 
 
-def _table(path, user_col, item_col, time_col, source=None):
+def _table(path, user_col, item_col, time_col, fixed=False):
     delimiter = "\t" if path.endswith((".tsv", ".txt")) else ","
-    rows = _rows(path, delimiter, header=True)
-    cols = _columns(path, rows, {"user": user_col, "item": item_col, "time": time_col,
-                                 "rating": "rating"},
-                    {"user": ("userid", "user_id", "user"), "item": ("movieid", "item_id", "item"),
-                     "time": ("timestamp", "time")})
-    ratings = (np.asarray([float(v) for v in cols["rating"]]) if "rating" in cols
-               else np.full(len(cols["user"]), np.nan))
-    return (_int_column(cols["user"], path, user_col), _int_column(cols["item"], path, item_col),
-            _int_column(cols["time"], path, time_col), ratings)
+    lines, rows = _rows(path, delimiter, header=True)
+    cols = _columns(path, lines, rows, {"user": user_col, "item": item_col, "time": time_col,
+                                        "rating": "rating"}, fixed)
+    lines = lines[1:]
+    ratings = (_parse_column(cols["rating"], lines, path, "rating", integer=False)
+               if "rating" in cols else np.full(len(cols["user"]), np.nan))
+    return (_parse_column(cols["user"], lines, path, user_col),
+            _parse_column(cols["item"], lines, path, item_col),
+            _parse_column(cols["time"], lines, path, time_col), ratings)
 
 
 def _fixed_rows(path, delimiter, names):
     """A headerless file (ml-100k u.data, ml-1m ratings.dat) whose columns are `names`."""
-    rows = _rows(path, delimiter, header=False)
-    short = [n for n, r in enumerate(rows, start=1) if len(r) < len(names)]
+    lines, rows = _rows(path, delimiter, header=False)
+    short = [(n, r) for n, r in zip(lines, rows) if len(r) < len(names)]
     if short:
-        raise UserError(f"{path}:{short[0]}: expected {len(names)} columns "
-                        f"({', '.join(names)}), found {len(rows[short[0] - 1])}")
-    cols = [[r[i].strip() for r in rows] for i in range(len(names))]
-    out = [_int_column(c, path, n) for c, n in zip(cols, names) if n != "rating"]
-    rating = np.asarray([float(v) for v in cols[names.index("rating")]])
-    return out[0], out[1], out[2], rating
+        raise UserError(f"{path}:{short[0][0]}: expected {len(names)} columns "
+                        f"({', '.join(names)}), found {len(short[0][1])}")
+    cols = {n: [r[i].strip() for r in rows] for i, n in enumerate(names)}
+    ids = [_parse_column(cols[n], lines, path, n) for n in ("userId", "movieId", "timestamp")]
+    rating = _parse_column(cols["rating"], lines, path, "rating", integer=False)
+    return ids[0], ids[1], ids[2], rating
 
 
-def _movies(path, delimiter, header, id_col=0, title_col=1, genres_col=2):
-    """{item id: (title, genres joined by '|')}; missing file -> {} (titles are for display)."""
-    if not os.path.exists(path):
-        return {}
-    rows = _rows(path, delimiter, header)[1 if header else 0:]
+U_ITEM_GENRES = ("unknown Action Adventure Animation Children's Comedy Crime Documentary Drama "
+                 "Fantasy Film-Noir Horror Musical Mystery Romance Sci-Fi Thriller War "
+                 "Western").split()
+
+
+def _movies(path, delimiter, header, id_col=0, title_col=1, genres_col=2, latin1=False,
+            named_by=""):
+    """{item id: (title, genres joined by '|')}. The file must exist: without it items.csv and
+    the app would show no titles, which is not what a user who has the file wants."""
+    if not os.path.isfile(path):
+        why = (f"named by {named_by}" if named_by else
+               "the movie titles are read from it (a MovieLens folder has it beside the ratings)")
+        raise UserError(f"{path}: file not found; {why}")
+    rows = _rows(path, delimiter, header, latin1=latin1)[1][1 if header else 0:]
     info = {}
     for r in rows:
-        if len(r) <= title_col or not _is_number(r[id_col]):
+        if len(r) <= title_col or _number(r[id_col], True) is None:
             continue
         if path.endswith("u.item"):  # 19 genre flags after the title, date, video date, url
-            names = ("unknown Action Adventure Animation Children's Comedy Crime Documentary "
-                     "Drama Fantasy Film-Noir Horror Musical Mystery Romance Sci-Fi Thriller "
-                     "War Western").split()
-            genres = "|".join(n for n, flag in zip(names, r[5:]) if flag.strip() == "1")
+            genres = "|".join(n for n, flag in zip(U_ITEM_GENRES, r[5:]) if flag.strip() == "1")
         else:
             genres = r[genres_col].strip() if len(r) > genres_col else ""
-        info[int(r[id_col])] = (r[title_col].strip(), genres)
+        info[_number(r[id_col], True)] = (r[title_col].strip(), genres)
     return info
 
 
 def _read_movielens(data_dir):
     join = lambda name: os.path.join(data_dir, name)  # noqa: E731  (a one-line local helper)
+    fixed = ("userId", "movieId", "rating", "timestamp")
     if os.path.exists(join("ratings.csv")):
-        return (*_table(join("ratings.csv"), "userId", "movieId", "timestamp"),
+        return (*_table(join("ratings.csv"), "userId", "movieId", "timestamp", fixed=True),
                 _movies(join("movies.csv"), ",", header=True), join("ratings.csv"))
     if os.path.exists(join("u.data")):
-        return (*_fixed_rows(join("u.data"), "\t", ("userId", "movieId", "rating", "timestamp")),
-                _movies(join("u.item"), "|", header=False), join("u.data"))
+        return (*_fixed_rows(join("u.data"), "\t", fixed),
+                _movies(join("u.item"), "|", header=False, latin1=True), join("u.data"))
     if os.path.exists(join("ratings.dat")):
-        return (*_fixed_rows(join("ratings.dat"), "::", ("userId", "movieId", "rating", "timestamp")),
-                _movies(join("movies.dat"), "::", header=False), join("ratings.dat"))
+        return (*_fixed_rows(join("ratings.dat"), "::", fixed),
+                _movies(join("movies.dat"), "::", header=False, latin1=True), join("ratings.dat"))
     raise UserError(f"{data_dir}: no MovieLens ratings file (ratings.csv, u.data or ratings.dat)")
 
 
@@ -206,6 +238,10 @@ def _read_tfds(name):
 
 def load_interactions(data) -> Interactions:
     """Reads the ratings and item titles that `config.data` names (see the module docstring)."""
+    from pipeline.data import take_preloaded
+    found = take_preloaded("interactions", data)
+    if found is not None:
+        return found
     if data.name not in FORMATS:
         raise UserError(f"--config.data.name='{data.name}' is not one of {', '.join(FORMATS)} "
                         "(the next_item task's formats)")
@@ -222,10 +258,10 @@ def load_interactions(data) -> Interactions:
     if not data.train_file:
         raise UserError("--config.data.train_file is required for data.name='interactions'")
     path = os.path.join(data_dir, data.train_file)
-    info = (_movies(os.path.join(data_dir, data.items_file), ",", header=True)
-            if data.items_file else {})
-    return Interactions(*_table(path, data.user_column, data.item_column, data.time_column),
-                        info, path)
+    ratings = _table(path, data.user_column, data.item_column, data.time_column)
+    info = (_movies(os.path.join(data_dir, data.items_file), ",", header=True,
+                    named_by="--config.data.items_file") if data.items_file else {})
+    return Interactions(*ratings, info, path)
 
 
 def protocol_split(data: Interactions, recs) -> SequenceSplit:
@@ -265,8 +301,7 @@ def write_items_file(split: SequenceSplit, path: str) -> None:
     Row 0 is padding and row 1 out-of-vocabulary (movieId empty): the model's score vector has
     one entry per row, and an app shows titles from it.
     """
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
+    with contract.atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
         w.writerow(["index", "movieId", "title", "genres"])
         w.writerow([PAD, "", "[PAD]", ""])
@@ -275,11 +310,15 @@ def write_items_file(split: SequenceSplit, path: str) -> None:
             movie = int(split.item_ids[index])
             title, genres = split.item_info.get(movie, ("", ""))
             w.writerow([index, movie, title, genres])
-    os.replace(tmp, path)
 
 
 def read_items_file(path: str) -> np.ndarray:
     """Vocabulary id -> item id, from `write_items_file`'s output (-1 for padding and OOV)."""
-    with open(path, encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f))
-    return np.asarray([int(r["movieId"]) if r["movieId"] else -1 for r in rows], dtype=np.int64)
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))
+        return np.asarray([int(r["movieId"]) if r["movieId"] else -1 for r in rows],
+                          dtype=np.int64)
+    except (OSError, UnicodeDecodeError, csv.Error, KeyError, TypeError, ValueError) as e:
+        raise UserError(f"{path}: not an items file written by pipeline.train "
+                        f"({type(e).__name__}: {e}); retrain or restore it") from None

@@ -7,6 +7,7 @@ import os
 import keras
 import numpy as np
 
+from export import contract
 from pipeline import training
 from pipeline.models import teacher as teacher_model
 from pipeline.stages import encode, repeating_dataset
@@ -50,5 +51,5 @@ def run(workdir, config, num_classes, train_texts, y_train, test_texts, y_test):
                                     batch_size=64, verbose=1).astype("float32")
     buffer = io.BytesIO()
     np.savez(buffer, indices=indices, logits=logits)
-    training.write_atomic(logits_path, buffer.getvalue())
+    contract.write_bytes_atomic(buffer.getvalue(), logits_path)
     return indices, logits

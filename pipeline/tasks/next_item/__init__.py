@@ -48,7 +48,7 @@ class NextItem(base.Task):
     def train(self, config, workdir: str, started: float) -> None:
         from pipeline import metrics, ranking
         from pipeline.data import movielens
-        from pipeline.stages import next_item
+        from pipeline.tasks.next_item import stage
         from pipeline.workdir import write_config
 
         split = self._split(config)
@@ -57,7 +57,7 @@ class NextItem(base.Task):
         movielens.write_items_file(split, os.path.join(workdir, "items.csv"))
         print(f"data: {len(split.users)} users, {split.split_info()['train_interactions']} "
               f"training interactions, catalogue {split.catalogue_size}")
-        scorers = {seed: next_item.run(workdir, config, split, seed) for seed in _seeds(config)}
+        scorers = {seed: stage.run(workdir, config, split, seed) for seed in _seeds(config)}
         stages = [f"next_item_seed{seed}" for seed in _seeds(config)]
         metrics.plot_training_curves(workdir, stages, os.path.join(workdir, "training_curves.png"))
         result = ranking.evaluate_and_report(scorers, split, config, workdir, started)

@@ -1,6 +1,6 @@
 """Next-item stage: trains the sequential recommender on every prefix of the training parts.
 
-    scorer = next_item.run(workdir, config, split, seed=0)   # -> [B, H] ids -> [B, V] scores
+    scorer = stage.run(workdir, config, split, seed=0)   # -> [B, H] ids -> [B, V] scores
 
 The item embeddings start from PPMI co-occurrence vectors of the training parts
 (`recs.init_embeddings="ppmi"`, see `pipeline.ranking.ppmi_embeddings`) or at random.
@@ -22,6 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from export import contract
 from pipeline import ranking, training
 from pipeline.errors import UserError
 from pipeline.models import sequential_recommender as rec
@@ -86,7 +87,7 @@ class ValidationRanking(keras.callbacks.Callback):
         self.weights_path = os.path.join(stage_dir, "best.weights.h5")
         self.best_path = os.path.join(stage_dir, "best.json")
         self.patience, self.k = patience, k
-        self.best = {"epoch": -1, "hr": -1.0}
+        self.best = {"epoch": 0, "hr": -1.0}  # epochs count from 1, as the progress bar does
 
     def on_train_begin(self, logs=None):
         if os.path.exists(self.best_path) and os.path.exists(self.weights_path):
@@ -97,16 +98,18 @@ class ValidationRanking(keras.callbacks.Callback):
         scores = rec.scorer_like(self.model).predict(self.inputs, batch_size=256, verbose=0)
         result = ranking.ranking_metrics(scores, self.histories, self.targets, self.k)
         logs[f"val_hr@{self.k}"], logs[f"val_ndcg@{self.k}"] = result["hr"], result["ndcg"]
+        epoch += 1  # Keras counts from 0; the log, best.json and metrics.json from 1
         if result["hr"] > self.best["hr"]:
             self.best = {"epoch": epoch, "hr": result["hr"], "ndcg": result["ndcg"]}
-            tmp = self.weights_path[: -len(".weights.h5")] + ".tmp.weights.h5"
-            self.model.save_weights(tmp)
-            os.replace(tmp, self.weights_path)
-            training.write_atomic(self.best_path, json.dumps(self.best, indent=2).encode("utf-8"))
+            with contract.atomic_path(self.weights_path) as tmp:
+                self.model.save_weights(tmp)
+            contract.write_json_atomic(self.best, self.best_path)
         elif epoch - self.best["epoch"] >= self.patience:
             self.model.stop_training = True
         print(f" - val_hr@{self.k}: {result['hr']:.4f} - val_ndcg@{self.k}: {result['ndcg']:.4f}"
-              f" (best {self.best['hr']:.4f} at epoch {self.best['epoch'] + 1})")
+              f" (best {self.best['hr']:.4f} at epoch {self.best['epoch']})")
+        if self.model.stop_training:
+            print(f"stopping early: no better validation HR@{self.k} for {self.patience} epochs")
 
     def restore_best(self, model):
         if os.path.exists(self.weights_path):
