@@ -46,9 +46,9 @@ class NextItem(base.Task):
         return movielens.protocol_split(movielens.load_interactions(config.data), config.recs)
 
     def train(self, config, workdir: str, started: float) -> None:
-        from pipeline import metrics, ranking
+        from pipeline import metrics
         from pipeline.data import movielens
-        from pipeline.tasks.next_item import stage
+        from pipeline.tasks.next_item import report, stage
         from pipeline.workdir import write_config
 
         split = self._split(config)
@@ -58,32 +58,32 @@ class NextItem(base.Task):
         print(f"data: {len(split.users)} users, {split.split_info()['train_interactions']} "
               f"training interactions, catalogue {split.catalogue_size}")
         scorers = {seed: stage.run(workdir, config, split, seed) for seed in _seeds(config)}
-        stages = [f"next_item_seed{seed}" for seed in _seeds(config)]
+        stages = [f"{stage.STAGE_PREFIX}{seed}" for seed in _seeds(config)]
         metrics.plot_training_curves(workdir, stages, os.path.join(workdir, "training_curves.png"))
-        result = ranking.evaluate_and_report(scorers, split, config, workdir, started)
-        print(ranking.format_table(result))
+        result = report.evaluate_and_report(scorers, split, config, workdir, started)
+        print(report.format_table(result))
         print(f"wrote {workdir}/model.keras (seed {result['model_seed']}, best validation HR@"
               f"{config.recs.top_k}), items.csv, metrics.json")
 
     def evaluate(self, config, workdir: str, started: float) -> None:
-        from pipeline import ranking
         from pipeline.data import movielens
         from pipeline.errors import UserError
         from pipeline.models import sequential_recommender as rec
+        from pipeline.tasks.next_item import report, stage
         from pipeline.workdir import load_model, require_files
 
         seeds = _seeds(config)
         require_files(workdir, [*self.workdir_files,
-                                *(f"next_item_seed{s}/model.keras" for s in seeds)])
+                                *(f"{stage.STAGE_PREFIX}{s}/model.keras" for s in seeds)])
         split = self._split(config)
         if list(movielens.read_items_file(os.path.join(workdir, "items.csv"))) != list(
                 split.item_ids):
             raise UserError(f"{workdir}/items.csv: the data's catalogue differs from the one the "
                             "models were trained on; check --data_dir")
         scorers = {s: rec.scorer_like(load_model(
-            os.path.join(workdir, f"next_item_seed{s}", "model.keras"))) for s in seeds}
-        result = ranking.evaluate_and_report(scorers, split, config, workdir, started)
-        print(ranking.format_table(result))
+            os.path.join(workdir, f"{stage.STAGE_PREFIX}{s}", "model.keras"))) for s in seeds}
+        result = report.evaluate_and_report(scorers, split, config, workdir, started)
+        print(report.format_table(result))
         print(f"wrote {workdir}/metrics.json (recommenders have no confusion matrix)")
 
 

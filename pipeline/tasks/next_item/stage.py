@@ -28,6 +28,8 @@ from pipeline.errors import UserError
 from pipeline.models import sequential_recommender as rec
 from pipeline.stages import repeating_dataset
 
+STAGE_PREFIX = "next_item_seed"  # <workdir>/next_item_seed<seed>/: one stage per seed
+
 
 def _seen_before(targets, vocabulary_size, dtype):
     """[B, H, V] 1.0 where item v is a target at a position before t (scatter, no one-hot)."""
@@ -118,7 +120,7 @@ class ValidationRanking(keras.callbacks.Callback):
 
 def run(workdir, config, split, seed):
     """Trains (or loads) one seed's recommender; returns its scorer ([B, H] -> [B, V])."""
-    stage = training.Stage(workdir, f"next_item_seed{seed}", config.train, config.train)
+    stage = training.Stage(workdir, f"{STAGE_PREFIX}{seed}", config.train, config.train)
     if stage.done():
         return rec.scorer_like(stage.load())
     keras.utils.set_random_seed(seed)
