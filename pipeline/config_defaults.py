@@ -282,22 +282,3 @@ def describe_fields() -> str:
                   for path, value in leaves(base).items() if path in module.RULES]
         lines += _field_lines(module.default_config, module.default_config(), module.RULES)
     return "\n".join(lines)
-
-
-def __getattr__(name):
-    """Old names: pipeline/train.py imports STAGES, tests/test_models.py and tests/test_data.py
-    import default_config (which was the union of every task's fields). Remove once they import
-    from pipeline/tasks/<task>/config.py."""
-    if name not in ("STAGES", "default_config"):
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    modules = [task_config_module(t) for t in task_names()]
-    if name == "STAGES":
-        return next(m.STAGES for m in modules if hasattr(m, "STAGES"))
-
-    def default_config():
-        union = ml_collections.ConfigDict()
-        for m in modules:
-            union.update(m.default_config())
-        return union
-
-    return default_config

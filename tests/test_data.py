@@ -6,9 +6,9 @@ import os
 import ml_collections
 import pytest
 
-from pipeline.config_defaults import default_config
 from pipeline.data import load_text_dataset, stratified_split
 from pipeline.errors import UserError
+from pipeline.tasks.text_classification.config import default_config
 from tests.conftest import shared_dataset
 
 

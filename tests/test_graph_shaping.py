@@ -9,8 +9,8 @@ import pytest
 
 from export import graph_shaping
 from pipeline import training
-from pipeline.config_defaults import default_config
 from pipeline.models import sequential_recommender, student
+from pipeline.tasks.text_classification.config import default_config
 
 LENGTH, VOCAB, HEADS = 16, 100, 2
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from pipeline import training
-from pipeline.config_defaults import default_config
 from pipeline.models import student
 from pipeline.stages.distill import DistillationLoss
+from pipeline.tasks.text_classification.config import default_config
 
 
 def inputs(batch, length, vocab, seed=0):
