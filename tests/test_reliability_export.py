@@ -536,12 +536,12 @@ CONVERT = ("--representative_examples=20",)
 # renames wrapped so that the process SIGKILLs itself at the named point.
 _DRIVER = """
 import os, shutil, signal, sys
-from export import contract
+from export.contract import files as contract_files
 point = sys.argv.pop(1)
 if point == "mid-two-step-swap":  # a file system without an atomic exchange
     def no_exchange(a, b):
         raise OSError(22, "exchange unsupported (simulated)")
-    contract._exchange = no_exchange
+    contract_files._exchange = no_exchange
     real_replace = os.replace
     def replace(src, dst):
         real_replace(src, dst)
