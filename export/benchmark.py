@@ -61,11 +61,7 @@ def main(argv):
     folder, models = report_lib.open_folder(export_dir)
     json_path = FLAGS.json_out or os.path.join(export_dir, "benchmark.json")
     out_dir = os.path.dirname(os.path.abspath(json_path))
-    if not os.path.isdir(out_dir):
-        raise UserError(f"--json_out={json_path}: folder {out_dir} does not exist")
-    if os.path.isdir(json_path):
-        raise UserError(f"--json_out={json_path}: is a folder; give a file name, e.g. "
-                        f"{os.path.join(json_path, 'benchmark.json')}")
+    contract.check_output_file(json_path, "--json_out", "benchmark.json")
     # Minutes of measuring must not end in a write that fails: try the folders first.
     contract.require_writable(out_dir, f"--json_out={json_path}" if FLAGS.json_out else json_path)
     if FLAGS.record_in_manifest:

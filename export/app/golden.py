@@ -149,12 +149,7 @@ def rules_section(count: int = 200, seed: int = 0) -> dict:
 
 def write_rules_golden(path: str, seed: int = 0) -> str:
     """Writes a golden file holding only the "recommendation_rules" section; returns `path`."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UserError(f"--rules_to={path}: {folder} is not a folder")
-    if os.path.isdir(path):
-        raise UserError(f"--rules_to={path}: is a folder; give a file name, e.g. "
-                        f"{os.path.join(path, 'rules.json')}")
+    contract.check_output_file(path, "--rules_to", "rules.json")
     try:
         contract.write_json_atomic({"format_version": FORMAT_VERSION,
                                     "generated_by": GENERATED_BY, "seed": seed,

@@ -55,6 +55,7 @@ _TEMP_GLOB = ".*.tmp-*"
 from export.contract.files import (  # noqa: E402  (they need UserError, defined above)
     atomic_path,
     cannot_write,
+    check_output_file,
     copy_atomic,
     fsync_folder,
     fsync_path,
@@ -85,4 +86,4 @@ from export.contract.manifest import (  # noqa: E402
     update_checks,
 )
 
-__all__ = ["UserError", "sha256_file", "temp_path", "fsync_path", "fsync_folder", "replace_atomic", "pid_alive", "remove_stale_temp", "cannot_write", "atomic_path", "write_bytes_atomic", "write_json_atomic", "copy_atomic", "remove", "require_writable", "swap_in", "remove_dead_folders", "FileEntry", "Manifest", "manifest_path", "empty_manifest", "read_manifest", "edit", "remove_file_entry", "update_checks", "ExportFolder", "missing_problem", "open_export", "check_signature"]
+__all__ = ["UserError", "sha256_file", "temp_path", "fsync_path", "fsync_folder", "replace_atomic", "pid_alive", "remove_stale_temp", "check_output_file", "cannot_write", "atomic_path", "write_bytes_atomic", "write_json_atomic", "copy_atomic", "remove", "require_writable", "swap_in", "remove_dead_folders", "FileEntry", "Manifest", "manifest_path", "empty_manifest", "read_manifest", "edit", "remove_file_entry", "update_checks", "ExportFolder", "missing_problem", "open_export", "check_signature"]

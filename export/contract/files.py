@@ -87,6 +87,16 @@ def remove_stale_temp(folder: str, pattern: str = _TEMP_GLOB) -> list:
     return removed
 
 
+def check_output_file(path: str, flag: str, example: str) -> None:
+    """UserError unless `path` (given as `flag`) names a file in an existing folder."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UserError(f"{flag}={path}: folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise UserError(f"{flag}={path}: is a folder; give a file name, e.g. "
+                        f"{os.path.join(path, example)}")
+
+
 def cannot_write(path: str, error: OSError) -> UserError:
     """The one-line error of a write that the file system refused (full disk, read-only
     folder, a folder where a file should go)."""
