@@ -62,12 +62,14 @@ def make_optimizer(learning_rate, total_steps, warmup_fraction, weight_decay):
 class EvalAccuracy(keras.callbacks.Callback):
     """Adds `eval_accuracy` on held-out examples to each epoch's logs (monitoring only)."""
 
-    def __init__(self, inputs, labels, batch_size=256):
+    def __init__(self, inputs, labels, batch_size=256, predict=None):
         super().__init__()
         self.inputs, self.labels, self.batch_size = inputs, np.asarray(labels), batch_size
+        self.predict = predict  # predict(model, inputs) -> logits; default model.predict
 
     def on_epoch_end(self, epoch, logs=None):
-        logits = self.model.predict(self.inputs, batch_size=self.batch_size, verbose=0)
+        logits = (self.predict(self.model, self.inputs) if self.predict else
+                  self.model.predict(self.inputs, batch_size=self.batch_size, verbose=0))
         logs["eval_accuracy"] = float(np.mean(np.argmax(logits, -1) == self.labels))
         print(f" - eval_accuracy: {logs['eval_accuracy']:.4f}")
 

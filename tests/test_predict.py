@@ -42,8 +42,9 @@ def keras_probabilities(workdir, texts):
     from pipeline.stages import encode
 
     model = training.load_model(str(workdir / "model.keras"))
+    length = json.loads((workdir / "config.json").read_text())["tokenizer"]["sequence_length"]
     preprocessor = tokenizer.make_preprocessor(tokenizer.make_tokenizer(str(workdir / "vocab.txt")),
-                                               model.inputs[0].shape[1])
+                                               length)
     inputs = encode(preprocessor, texts)
     logits = model.predict(inputs, verbose=0)
     probabilities = np.exp(logits - logits.max(-1, keepdims=True))

@@ -85,6 +85,8 @@ class FlatTokenEmbedding(keras_hub.layers.ReversibleEmbedding):
         if spec is not None and not spec.flat_token_ids:
             return tf.gather(self.embeddings, ops.cast(inputs, "int32"))
         length = inputs.shape[-1]
+        if length is None:  # a length-bucketed training batch (the serving graphs are static)
+            length = ops.shape(inputs)[-1]
         flat = ops.reshape(ops.cast(inputs, "int32"), (-1,))
         # tf.gather, not ops.take: take's negative-index handling adds LESS/ADD/SELECT ops.
         # Gathering rows of the [1, V, H] table on axis 1 gives a [1, B*L, H] result: with a
@@ -127,7 +129,10 @@ class PositionAndSegmentEmbedding(keras.layers.Layer):
         # turns `tokens + positions` into an ADD of the [L, H] gather output and an [L, H]
         # constant, which the LiteRT GPU backend computes wrongly (max error ~5 seen on
         # lavapipe, against 0 for this order).
-        return token_vectors + (segment_vectors + self.positions)
+        positions = self.positions
+        if token_vectors.shape[1] != self.sequence_length:  # a shorter bucket (training only)
+            positions = positions[:ops.shape(token_vectors)[1]]
+        return token_vectors + (segment_vectors + positions)
 
     def get_config(self):
         return {**super().get_config(), "sequence_length": self.sequence_length,
@@ -267,9 +272,12 @@ class StudentBackbone(keras_hub.models.Backbone):
     def __init__(self, vocabulary_size, sequence_length, num_layers=2, hidden_dim=128,
                  num_heads=2, intermediate_dim=512, activation="relu", dropout=0.1, target=None,
                  **kwargs):
-        token_ids = keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
-        padding_mask = keras.Input(shape=(sequence_length,), dtype="int32", name="padding_mask")
-        segment_ids = keras.Input(shape=(sequence_length,), dtype="int32", name="segment_ids")
+        # The training graph takes any length up to sequence_length (length-bucketed batches,
+        # pipeline/stages); a serving graph (a target) takes exactly sequence_length.
+        length = sequence_length if target else None
+        token_ids = keras.Input(shape=(length,), dtype="int32", name="token_ids")
+        padding_mask = keras.Input(shape=(length,), dtype="int32", name="padding_mask")
+        segment_ids = keras.Input(shape=(length,), dtype="int32", name="segment_ids")
         token_embedding = FlatTokenEmbedding(
             vocabulary_size, hidden_dim, tie_weights=True,
             embeddings_initializer=keras.initializers.TruncatedNormal(stddev=0.02),

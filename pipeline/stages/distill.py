@@ -7,7 +7,7 @@ import numpy as np
 from keras import ops
 
 from pipeline import training
-from pipeline.stages import repeating_dataset
+from pipeline.stages import bucketed_dataset
 
 
 @keras.saving.register_keras_serializable(package="pipeline")
@@ -33,22 +33,22 @@ class DistillationLoss(keras.losses.Loss):
                 "temperature": self.temperature, "alpha": self.alpha}
 
 
-def run(workdir, config, classifier, x_train, y_train, teacher_indices, teacher_logits, eval_callback):
-    """Trains `classifier` (usually the fine-tuned student) on the examples with teacher logits."""
+def run(workdir, config, classifier, x_transfer, labels, teacher_logits, eval_callback):
+    """Trains `classifier` (usually the fine-tuned student) on the encoded transfer texts,
+    their hard labels and the teacher's logits for them."""
     stage = training.Stage(workdir, "distill", config.distill, config.train)
     if stage.done():
         return stage.load()
     num_classes = teacher_logits.shape[1]
-    x = {k: v[teacher_indices] for k, v in x_train.items()}
-    onehot = np.eye(num_classes, dtype="float32")[np.asarray(y_train)[teacher_indices]]
+    onehot = np.eye(num_classes, dtype="float32")[np.asarray(labels)]
     targets = np.concatenate([onehot, teacher_logits], axis=1)
     d = config.distill
 
     def hard_accuracy(y_true, y_pred):
         return keras.metrics.categorical_accuracy(y_true[:, :num_classes], y_pred)
 
-    stage.fit(classifier, functools.partial(repeating_dataset, x, targets, stage.batch_size,
-                                            config.seed), len(targets),
+    stage.fit(classifier, functools.partial(bucketed_dataset, x_transfer, targets,
+                                            stage.batch_size, config.seed), len(targets),
               loss=DistillationLoss(num_classes, d.temperature, d.alpha),
               metrics=[hard_accuracy], callbacks=[eval_callback])
     return classifier

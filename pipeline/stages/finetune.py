@@ -6,7 +6,7 @@ import keras
 
 from pipeline import training
 from pipeline.models import student
-from pipeline.stages import repeating_dataset
+from pipeline.stages import bucketed_dataset
 
 
 def run(workdir, config, backbone, num_classes, x_train, y_train, eval_callback):
@@ -14,7 +14,7 @@ def run(workdir, config, backbone, num_classes, x_train, y_train, eval_callback)
     if stage.done():
         return stage.load()
     model = student.build_classifier(backbone, num_classes, config.model.dropout)
-    stage.fit(model, functools.partial(repeating_dataset, x_train, y_train, stage.batch_size,
+    stage.fit(model, functools.partial(bucketed_dataset, x_train, y_train, stage.batch_size,
                                        config.seed), len(y_train),
               loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
               metrics=["sparse_categorical_accuracy"], callbacks=[eval_callback])

@@ -9,7 +9,7 @@ import numpy as np
 
 from pipeline import training
 from pipeline.models import student
-from pipeline.stages import repeating_dataset
+from pipeline.stages import bucketed_dataset
 
 
 def mask_selection_length(sequence_length, mask_rate):
@@ -56,7 +56,7 @@ def run(workdir, config, backbone, tokenizer, x_unlabeled):
     num_maskings = min(10, max(1, math.ceil(steps * epochs * stage.batch_size / n)))
     inputs, mask_ids, mask_weights = masked_lm_examples(x_unlabeled, tokenizer, p.mask_rate,
                                                         num_maskings)
-    stage.fit(model, functools.partial(repeating_dataset, inputs, mask_ids, stage.batch_size,
+    stage.fit(model, functools.partial(bucketed_dataset, inputs, mask_ids, stage.batch_size,
                                        config.seed, mask_weights), n,
               loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
               weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="masked_accuracy")],

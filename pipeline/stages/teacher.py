@@ -1,8 +1,16 @@
-"""Fine-tune the pretrained teacher, then cache its logits on the train split."""
+"""Fine-tune the pretrained teacher on length buckets; its logits over any text set, cached.
+
+The logits cache (`teacher/logits/<key>/shard-NNNNN.npy`) is keyed by a hash of the teacher's
+model.keras and of the texts, so a retrained teacher or a changed transfer set never reads a
+stale one; shards are written whole (temp file + rename), so a `kill -9` loses at most the
+shard in progress and the next run continues from there.
+"""
 
 import functools
+import hashlib
 import io
 import os
+import time
 
 import keras
 import numpy as np
@@ -10,7 +18,9 @@ import numpy as np
 from export import contract
 from pipeline import training
 from pipeline.models import teacher as teacher_model
-from pipeline.stages import encode, repeating_dataset
+from pipeline.stages import bucketed_dataset, encode, predict_bucketed
+
+SHARD = 4096  # texts per cache shard: ~15 s of teacher inference here, so little is redone
 
 
 def _subset(n, limit, seed):
@@ -20,36 +30,60 @@ def _subset(n, limit, seed):
 
 
 def run(workdir, config, num_classes, train_texts, y_train, test_texts, y_test):
-    """Returns (indices, logits): the teacher's logits on the train texts used for distillation
-    (`distill.max_train_examples`, 0 = all), cached in teacher/train_logits.npz."""
+    """The fine-tuned teacher (loaded if its stage is done) and its preprocessor.
+
+    Trains on `teacher.max_train_examples` train texts (0 = all) in length buckets."""
     stage = training.Stage(workdir, "teacher", config.teacher, config.train)
-    logits_path = os.path.join(stage.dir, "train_logits.npz")
-    if os.path.exists(logits_path):
-        cached = np.load(logits_path)
-        stage.restore_random()  # as if the teacher had been built and trained here
-        return cached["indices"], cached["logits"]
-    c = config.teacher
     classifier = teacher_model.build_teacher(config.model.preset, num_classes,
                                              config.tokenizer.sequence_length)
     preprocessor = classifier.preprocessor
-    backbone_model = keras.Model(classifier.inputs, classifier.outputs)
     if stage.done():
-        backbone_model = stage.load()
-    else:
-        idx = _subset(len(train_texts), c.max_train_examples, config.seed)
-        x = encode(preprocessor, [train_texts[i] for i in idx])
-        y = np.asarray(y_train)[idx]
-        x_test = encode(preprocessor, test_texts)
-        stage.fit(backbone_model, functools.partial(repeating_dataset, x, y, stage.batch_size,
-                                                    config.seed), len(idx),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["sparse_categorical_accuracy"],
-                  callbacks=[training.EvalAccuracy(x_test, y_test)])
-    indices = _subset(len(train_texts), config.distill.max_train_examples, config.seed + 1)
-    print(f"teacher: computing logits on {len(indices)} train texts (cached)")
-    logits = backbone_model.predict(encode(preprocessor, [train_texts[i] for i in indices]),
-                                    batch_size=64, verbose=1).astype("float32")
-    buffer = io.BytesIO()
-    np.savez(buffer, indices=indices, logits=logits)
-    contract.write_bytes_atomic(buffer.getvalue(), logits_path)
-    return indices, logits
+        return stage.load(), preprocessor
+    model = keras.Model(classifier.inputs, classifier.outputs)
+    idx = _subset(len(train_texts), config.teacher.max_train_examples, config.seed)
+    x = encode(preprocessor, [train_texts[i] for i in idx])
+    y = np.asarray(y_train)[idx]
+    evaluate = training.EvalAccuracy(encode(preprocessor, test_texts), y_test,
+                                     predict=predict_bucketed)
+    stage.fit(model, functools.partial(bucketed_dataset, x, y, stage.batch_size, config.seed),
+              len(idx), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+              metrics=["sparse_categorical_accuracy"], callbacks=[evaluate])
+    return model, preprocessor
+
+
+def cache_key(model_path: str, texts) -> str:
+    """sha256 over the teacher's model.keras bytes and the texts (each length-prefixed)."""
+    h = hashlib.sha256()
+    with open(model_path, "rb") as f:
+        h.update(hashlib.sha256(f.read()).digest())
+    for text in texts:
+        data = text.encode("utf-8")
+        h.update(len(data).to_bytes(8, "little") + data)
+    return h.hexdigest()
+
+
+def logits(workdir, model, preprocessor, texts, batch_size=64) -> np.ndarray:
+    """The teacher's float32 logits [len(texts), C], from the cache or computed shard by shard
+    (length-bucketed Keras inference) and cached."""
+    folder = os.path.join(workdir, "teacher", "logits",
+                          cache_key(os.path.join(workdir, "teacher", "model.keras"), texts)[:24])
+    os.makedirs(folder, exist_ok=True)
+    parts, started, done = [], time.time(), 0
+    for number, start in enumerate(range(0, len(texts), SHARD)):
+        path = os.path.join(folder, f"shard-{number:05d}.npy")
+        chunk = texts[start:start + SHARD]
+        if os.path.exists(path):
+            part = np.load(path)
+            if part.shape[0] == len(chunk):
+                parts.append(part)
+                continue
+        part = predict_bucketed(model, encode(preprocessor, chunk), batch_size).astype("float32")
+        buffer = io.BytesIO()
+        np.save(buffer, part)
+        contract.write_bytes_atomic(buffer.getvalue(), path)
+        parts.append(part)
+        done += len(chunk)
+        rate = done / max(time.time() - started, 1e-9)
+        print(f"teacher: logits for {start + len(chunk)} of {len(texts)} texts "
+              f"({rate:.0f} texts/s), cached in {folder}", flush=True)
+    return np.concatenate(parts) if parts else np.zeros((0, 0), "float32")

@@ -38,6 +38,32 @@ def _prepare_workdir(workdir, config, dataset, extra_texts) -> str:
     return vocab_path
 
 
+def _transfer_set(config, dataset) -> tuple:
+    """(texts, labels) the student distils from: `distill.max_train_examples` train texts
+    (0 = all; a seeded subset otherwise) with their labels, then `distill.augment_copies`
+    augmented copies of each (pipeline/augment.py) with label -1: the teacher's top class
+    stands in once its logits are known."""
+    import numpy as np
+
+    n, d = len(dataset.train.texts), config.distill
+    index = (np.arange(n) if not d.max_train_examples or d.max_train_examples >= n else
+             np.sort(np.random.default_rng(config.seed + 1).permutation(n)[:d.max_train_examples]))
+    texts = [dataset.train.texts[i] for i in index]
+    labels = np.asarray(dataset.train.labels)[index]
+    if d.augment_copies:
+        from pipeline import augment
+
+        neighbours = (augment.embedding_neighbours(texts, config.model.preset)
+                      if d.swap_rate else {})
+        new, _ = augment.augment(texts, d.augment_copies, config.seed + 2, neighbours,
+                                 mask_rate=d.mask_rate, swap_rate=d.swap_rate,
+                                 ngram_rate=d.ngram_rate)
+        print(f"distill: {len(new)} augmented texts ({d.augment_copies} per text, "
+              f"{len(neighbours)} words with swap neighbours)")
+        texts, labels = texts + new, np.concatenate([labels, np.full(len(new), -1)])
+    return texts, labels
+
+
 class TextClassification(base.Task):
     """Labels for short texts; exported with the tokenizer and labels packed in the files."""
 
@@ -65,7 +91,7 @@ class TextClassification(base.Task):
         from pipeline import metrics, tokenizer, training
         from pipeline.data import load_text_dataset
         from pipeline.models import student
-        from pipeline.stages import distill, encode, finetune, pretrain, teacher
+        from pipeline.stages import distill, encode, finetune, predict_bucketed, pretrain, teacher
 
         dataset = load_text_dataset(config.data, config.seed)
         extra_texts = _read_extra_texts(config.data.extra_text_files)  # unlabeled, pretraining
@@ -76,14 +102,20 @@ class TextClassification(base.Task):
         x_test = encode(preprocessor, dataset.test.texts)
         y_train, y_test = dataset.train.labels, dataset.test.labels
         num_classes = len(dataset.label_names)
-        eval_callback = training.EvalAccuracy(x_test, y_test)
+        eval_callback = training.EvalAccuracy(x_test, y_test, predict=predict_bucketed)
         print(f"data: {len(y_train)} train / {len(y_test)} test examples, {num_classes} "
               f"classes, vocabulary {tok.vocabulary_size()}")
 
         if config.stages.teacher:
-            teacher_indices, teacher_logits = teacher.run(
+            net, teacher_preprocessor = teacher.run(
                 workdir, config, num_classes, dataset.train.texts, y_train, dataset.test.texts,
                 y_test)
+            transfer_texts, transfer_labels = _transfer_set(config, dataset)
+            print(f"teacher: soft targets for {len(transfer_texts)} transfer texts")
+            transfer_logits = teacher.logits(workdir, net, teacher_preprocessor, transfer_texts)
+            unlabelled = transfer_labels < 0
+            transfer_labels[unlabelled] = transfer_logits[unlabelled].argmax(axis=1)
+            del net
         backbone = student.build_backbone(config.model, tok.vocabulary_size(),
                                           config.tokenizer.sequence_length)
         if config.model.init_embeddings_from_teacher:
@@ -103,8 +135,8 @@ class TextClassification(base.Task):
             model = finetune.run(workdir, config, backbone, num_classes, x_train, y_train,
                                  eval_callback)
         if config.stages.distill:
-            model = distill.run(workdir, config, model, x_train, y_train, teacher_indices,
-                                teacher_logits, eval_callback)
+            model = distill.run(workdir, config, model, encode(preprocessor, transfer_texts),
+                                transfer_labels, transfer_logits, eval_callback)
 
         training.save_model(model, os.path.join(workdir, "model.keras"))
         metrics.plot_training_curves(workdir, STAGES, os.path.join(workdir, "training_curves.png"))

@@ -64,6 +64,11 @@ def default_config() -> ml_collections.ConfigDict:
     c.distill.temperature = 2.0
     c.distill.alpha = 0.7  # weight of the soft (teacher) loss; 1 - alpha for the labels.
     c.distill.max_train_examples = 0  # train texts the teacher labels (0 = all); cached.
+    # Augmented copies of each of those texts, also labelled by the teacher (pipeline/augment.py).
+    c.distill.augment_copies = 0
+    c.distill.mask_rate = 0.1  # per word: becomes an unknown word
+    c.distill.swap_rate = 0.1  # per word: swapped for a teacher-embedding neighbour
+    c.distill.ngram_rate = 0.25  # per copy: only a random 1-5 word n-gram is kept
     return c
 
 
@@ -103,6 +108,10 @@ RULES = {
     "distill.temperature": number(0, low_open=True),
     "distill.alpha": number(0, 1),
     "distill.max_train_examples": integer(0),
+    "distill.augment_copies": integer(0, 100),  # 100 copies of SST-2: 6.7M texts, days here
+    "distill.mask_rate": number(0, 1).also("mask_rate + swap_rate <= 1"),
+    "distill.swap_rate": number(0, 1),
+    "distill.ngram_rate": number(0, 1),
 }
 
 
@@ -116,6 +125,11 @@ def cross_check(config) -> None:
     if stages.distill and not stages.teacher:
         raise base.field_error("stages.distill", True, "needs --config.stages.teacher=True "
                                "(the teacher's logits are its soft targets)")
+    d = config.distill
+    if d.mask_rate + d.swap_rate > 1:
+        raise base.field_error("distill.swap_rate", d.swap_rate,
+                               f"with --config.distill.mask_rate={d.mask_rate} must sum to <= 1 "
+                               "(both are chances per word)")
     length = config.tokenizer.sequence_length
     if stages.teacher and model.preset == MINILM and length > MINILM_MAX_LENGTH:
         raise base.field_error("tokenizer.sequence_length", length,

@@ -25,7 +25,8 @@ def check_model(model, path, length, num_classes, vocabulary_size):
     if sorted(inputs) != sorted(INPUT_NAMES):
         raise UserError(f"{path}: inputs are {sorted(inputs)}, expected {list(INPUT_NAMES)}")
     for name, t in inputs.items():
-        if tuple(t.shape[1:]) != (length,) or str(t.dtype) != "int32":
+        # None: a length-bucketed training graph, exported at `length` (pipeline/models/student)
+        if tuple(t.shape[1:]) not in ((length,), (None,)) or str(t.dtype) != "int32":
             raise UserError(f"{path}: input {name} is {t.dtype} {tuple(t.shape)}, expected "
                             f"int32 (batch, {length}) (config tokenizer.sequence_length)")
     for layer in model._flatten_layers(include_self=False, recursive=True):
