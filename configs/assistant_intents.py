@@ -24,7 +24,7 @@ def get_config(arg=""):
     c.stages.update(teacher=False, pretrain=True, finetune=True, distill=False)
     c.train.update(batch_size=32, epochs=30, learning_rate=1e-3)
     c.pretrain.epochs = 30
-    c.teacher.update(epochs=3, max_train_examples=0)
+    c.teacher.update(epochs=6, learning_rate=1e-4, max_train_examples=0)
     c.export.update(
         name="Assistant intents (EN/ZH)",
         description="Classifies a short voice-assistant command into one of 11 phone intents.")

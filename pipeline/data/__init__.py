@@ -182,6 +182,15 @@ def load_text_dataset(data, seed: int = 0) -> TextDataset:
         train, test = [train[i] for i in keep], [train[i] for i in held]
     _check(train, label_names, "train", where)
     _check(test, label_names, "test", where)
+    validation_fraction = getattr(data, "validation_fraction", 0.0)  # older config.json: none
+    if validation_fraction:
+        # Choices (recipe steps, epochs) are made on a seeded part of train, never on the test
+        # split: the run trains on the rest and reports on the held part as its "test".
+        keep, held = stratified_split([ex.label for ex in train], validation_fraction, seed + 1)
+        split_info = {"method": "validation", "seed": seed + 1,
+                      "validation_fraction": validation_fraction,
+                      "note": "evaluated on a held-out part of train; the test split is unused"}
+        train, test = [train[i] for i in keep], [train[i] for i in held]
     train = _subset(train, data.max_train_examples, seed)
     test = _subset(test, data.max_test_examples, seed)
     return TextDataset(_to_split(train, label_names), _to_split(test, label_names), list(label_names), split_info)

@@ -24,6 +24,9 @@ def default_config() -> ml_collections.ConfigDict:
     c.data.text_column = "text"
     c.data.label_column = "label"
     c.data.test_fraction = 0.2  # used only when the dataset has no test split.
+    # > 0: hold this seeded part of train out and evaluate on it instead of the test split
+    # (for choosing settings without seeing the test split).
+    c.data.validation_fraction = 0.0
     c.data.max_train_examples = 0  # 0 = all; a seeded stratified subset otherwise.
     c.data.max_test_examples = 0
     c.data.extra_text_files = ""  # comma-separated unlabeled text files for pretraining.
@@ -78,6 +81,7 @@ RULES = {
     "data.text_column": NAME,
     "data.label_column": NAME,
     "data.test_fraction": number(0, 1, low_open=True, high_open=True),
+    "data.validation_fraction": number(0, 1, high_open=True),
     "data.max_train_examples": integer(0),
     "data.max_test_examples": integer(0),
     "data.extra_text_files": TEXT,
