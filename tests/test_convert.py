@@ -129,9 +129,16 @@ def test_parity_fp32_matches_keras_and_int8_full_is_integer(exported):
     info = tflite_reader.read_model(str(export_dir / "int8_full.tflite"))
     activations = [t for t in info.tensors if not t.is_const]
     assert sum(t.dtype == "int8" for t in activations) > 0.6 * len(activations)
+    # Every layer is int8 except the output layer (the last FULLY_CONNECTED and SOFTMAX),
+    # which computes in float32 (export/conversion/float_head.py; tests/test_float_outputs.py).
+    from export.conversion import float_head
+    head = float_head.head_ops(info)
+    assert [op.op for op in reversed(head)] == ["FULLY_CONNECTED", "SOFTMAX"]
     for op in info.ops:
-        if op.op in ("FULLY_CONNECTED", "BATCH_MATMUL", "SOFTMAX"):
+        if op.op in ("FULLY_CONNECTED", "BATCH_MATMUL", "SOFTMAX") and op not in head:
             assert op.inputs[0].dtype == "int8" and op.outputs[0].dtype == "int8", op
+    assert all(op.inputs[0].dtype == op.outputs[0].dtype == "float32" for op in head), head
+    assert files["int8_full.tflite"]["float_output_layer"] == ["FULLY_CONNECTED", "SOFTMAX"]
     assert {t.dtype for t in info.inputs} == {"int32"}
     assert files["int8_full.tflite"]["outputs"][0]["dtype"] == "float32"
     dynamic = tflite_reader.read_model(str(export_dir / "int8_dynamic.tflite"))

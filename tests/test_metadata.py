@@ -247,13 +247,21 @@ def _pipeline_scores(export_dir, work, texts) -> dict:
             **{v: Runner(str(export_dir / f"{v}.tflite")).run_all(x) for v in VARIANTS}}
 
 
-def agreement(theirs: list, probabilities: np.ndarray, labels: list) -> tuple:
+# The consumers bundle other TFLite builds, whose int8 kernels round some activations one step
+# differently from LiteRT's: int8_full's (float) probabilities then differ by up to ~0.02 on
+# texts tokenized alike (median ~6e-4, measured on 1,764 intents texts with MediaPipe), which
+# flips near-tied texts. Agreement counts a label within this much of our best as tied.
+INT8_NEAR_TIE = 0.01
+
+
+def agreement(theirs: list, probabilities: np.ndarray, labels: list,
+              near_tie: float = 0.0) -> tuple:
     """(agreement, strict agreement) of the consumer's top-1 labels with ours. A text whose
-    highest probability is shared by several labels (int8_full scores are multiples of 1/256,
-    so exact 0.5/0.5 ties happen) agrees when the consumer picked any of them; strict counts
-    only our argmax (the first of them)."""
+    highest probability is shared by several labels (exactly, or within `near_tie`) agrees
+    when the consumer picked any of them; strict counts only our argmax (the first of them)."""
     best = probabilities.max(-1, keepdims=True)
-    tied = [{labels[j] for j in np.flatnonzero(row == b)} for row, b in zip(probabilities, best)]
+    tied = [{labels[j] for j in np.flatnonzero(row >= b - near_tie)}
+            for row, b in zip(probabilities, best)]
     argmax = [labels[j] for j in probabilities.argmax(-1)]
     return (float(np.mean([t in top for t, top in zip(theirs, tied)])),
             float(np.mean([t == a for t, a in zip(theirs, argmax)])))
@@ -273,7 +281,8 @@ def _agreement(consumer: str, results: dict, ours: dict, variant: str) -> float:
             pytest.xfail(f"tflite-support 0.4.4's runtime cannot load TF 2.21's int8_dynamic "
                          f"model: {result['error'][:160]}")
         pytest.fail(f"{consumer} refused {variant}: {result['error']}")
-    tie_aware, strict = agreement(result["labels"], ours[variant], ours["labels"])
+    tie_aware, strict = agreement(result["labels"], ours[variant], ours["labels"],
+                                  INT8_NEAR_TIE if variant == "int8_full" else 0.0)
     same = _same_scores(result, ours[variant], ours["labels"])
     print(f"{consumer} {variant}: top-1 agreement {tie_aware:.4f} (strict argmax {strict:.4f}), "
           f"scores within 1e-4 of ours on {same:.1%} of {len(result['labels'])} texts (child "
@@ -383,7 +392,8 @@ def test_sst2_both_consumers_agree_on_200_dev_sentences(sst2_case):
                 failures.append(f"{consumer}/{variant}: {result[variant]['error'][:200]}")
                 continue
             tie_aware, strict = agreement(result[variant]["labels"], sst2_case["ours"][variant],
-                                          sst2_case["ours"]["labels"])
+                                          sst2_case["ours"]["labels"],
+                                          INT8_NEAR_TIE if variant == "int8_full" else 0.0)
             print(f"sst2 {consumer} {variant}: top-1 agreement {tie_aware:.4f} (strict argmax "
                   f"{strict:.4f}) on 200 dev sentences ({result['_seconds']} s for all variants)")
             if tie_aware < MIN_AGREEMENT:

@@ -123,26 +123,37 @@ class Gate:
                     f"{size / 1e6:.3f} MB, budget {budget / 1e6:.3f} MB")
 
     def check_parity(self, name: str, entry: dict) -> None:
-        rule = self.task.parity_rules.get(entry.variant)
+        """One line per ParityRule of the file's variant, with the task's reported figures."""
+        rules = self.task.rules_for(entry.variant)
         result = entry.checks.get("parity")
-        if rule is None:
+        if not rules:
             self.report("parity", name, True, "no parity rule for this variant", gated=False)
             return
-        key, op, threshold, wording = rule.key, rule.op, rule.threshold, rule.wording
-        if not result or key not in result:
-            self.report("parity", name, False, f"no parity result ({key}) in manifest.json; "
-                        "re-run export.convert")
-            return
+        for rule in rules:
+            key, op, threshold, wording = rule.key, rule.op, rule.threshold, rule.wording
+            if not result or key not in result:
+                self.report("parity", name, False, f"no parity result ({key}) in manifest.json; "
+                            "re-run export.convert")
+                continue
+            value = self._parity_number(name, result, key)
+            shown = f"{value:.4%}" if op == ">=" else f"{value:+.2f}"
+            limit = f"{threshold:.1%}" if op == ">=" else f"{threshold:.1f}"
+            count = result.get("examples", result.get("users", "?"))
+            figure = (f"{wording} {shown} (need {op} {limit}) on {count} "
+                      f"{result.get('split', 'test')} cases")
+            reported = [f"{label} {self._parity_number(name, result, k):.2%}"
+                        for k, label in self.task.parity_figures
+                        if k in result and k not in {r.key for r in rules}]
+            if reported and rule is rules[-1]:
+                figure += f"; {', '.join(reported)} (reported)"
+            self.report("parity", name, rule.passes(value), figure)
+
+    def _parity_number(self, name: str, result: dict, key: str) -> float:
         value = result[key]
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise UserError(f"{self.manifest.path}: files[{name!r}].checks.parity.{key} must be "
                             f"a number, got {value!r}; re-run export.convert")
-        ok = rule.passes(float(value))
-        shown = f"{value:.4%}" if op == ">=" else f"{value:+.2f}"
-        limit = f"{threshold:.1%}" if op == ">=" else f"{threshold:.1f}"
-        count = result.get("examples", result.get("users", "?"))
-        self.report("parity", name, ok, f"{wording} {shown} (need {op} {limit}) on "
-                    f"{count} {result.get('split', 'test')} cases")
+        return float(value)
 
     def check_metadata(self, name: str) -> None:
         result = self.task.verify_metadata(self.export_dir, name, self.manifest)

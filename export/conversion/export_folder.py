@@ -30,7 +30,9 @@ import numpy as np
 from export import contract, graph_shaping
 from export.checks import nnapi
 from export.contract import UserError
+from export.conversion import float_head
 from export.conversion import variants as variants_lib
+from export.tflite import reader as tflite_reader
 from pipeline import tasks
 from pipeline.workdir import load_model, read_config, require_files
 
@@ -165,6 +167,8 @@ def _convert_one(work, variant, staging, graphs, evaluation, representative, mod
     if variant == "int8_full":
         fields["representative_examples"] = len(next(iter(representative.values())))
         fields["float_ops"] = list(variants_lib.FLOAT_OPS_IN_INT8)
+        fields["float_output_layer"] = float_head.float_head_summary(
+            tflite_reader.read_model(data))
     fields["graph_target"] = target["target"].name
     fields["attention_mask_penalty"] = target["target"].mask_penalty
     fields["seconds"] = round(time.time() - started, 2)

@@ -5,19 +5,22 @@ Variants:
   fp16          float16 weights (DEQUANTIZE to float32 at load), float32 activations
   int8_dynamic  int8 weights, float32 activations quantized on the fly (dynamic range)
   int8_full     int8 weights and activations, calibrated on representative inputs from the
-                train split; int32 inputs stay int32 and the output stays float32 (the int8
-                softmax is dequantized in the graph, so scores are multiples of 1/256): apps
-                read the same float outputs from every variant. The three RSQRT ops of each
-                layer norm stay float32 (QUANTIZE/DEQUANTIZE around them): NNAPI has no int8
-                RSQRT.
+                train split; int32 inputs stay int32 and the output is float32, computed in
+                float: the output layer (the classifier's last FULLY_CONNECTED and SOFTMAX,
+                the recommender's scoring FULLY_CONNECTED) is left out of quantization
+                (export/conversion/float_head.py), so probabilities and scores are not in
+                steps of 1/256 and do not tie; the recommender's scoring layer reads the item
+                embedding's int8 table through a DEQUANTIZE (one table in the file). The
+                three RSQRT ops of each layer norm stay float32 (QUANTIZE/DEQUANTIZE around
+                them): NNAPI has no int8 RSQRT.
 
 Conversion path: a Keras `ExportArchive` SavedModel whose endpoint is the task's `serve(model)`
 with a fixed `(1, L)` int32 input signature, converted by
 `tf.lite.TFLiteConverter.from_saved_model` with builtin ops only (weights frozen to constants).
 Each variant's graph is shaped for its delegate (export/graph_shaping.py). A file is checked
 before it is kept: builtin ops only, one subgraph, no int64, rank <= 4, no dynamic dimension,
-GATHER on 1-D indices in GPU graphs, the task's inputs/output, and int8 activations for
-int8_full.
+GATHER on 1-D indices in GPU graphs, the task's inputs/output, and for int8_full int8
+activations up to the output layer and a float32 output layer.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import os
 
 from export import graph_shaping
 from export.contract import SIGNATURE_KEY, sha256_file
+from export.conversion import float_head
 from export.tflite import reader as tflite_reader
 
 QUANTIZATION = {
@@ -33,7 +37,7 @@ QUANTIZATION = {
     "fp16": "float16 weights, float32 activations",
     "int8_dynamic": "int8 weights, dynamic-range int8 activations, float32 output",
     "int8_full": "int8 weights and activations (calibrated on the train split); int32 inputs, "
-                 "float32 output",
+                 "float32 output layer and output",
 }
 FLOAT_OPS_IN_INT8 = ("RSQRT",)
 
@@ -93,7 +97,13 @@ def convert_to_bytes(saved_model_dir: str, variant: str, representative_inputs=N
             converter=converter, debug_dataset=representative_dataset,
             debug_options=tf.lite.experimental.QuantizationDebugOptions(
                 denylisted_ops=list(FLOAT_OPS_IN_INT8)))
-        return debugger.get_nondebug_quantized_model()
+        # The output layer stays float too (export/conversion/float_head.py): its nodes are
+        # named in the calibrated model, then quantized again without them.
+        debugger.options = tf.lite.experimental.QuantizationDebugOptions(
+            denylisted_ops=list(FLOAT_OPS_IN_INT8),
+            denylisted_nodes=float_head.head_nodes(debugger.calibrated_model))
+        data, _ = float_head.dequantize_tied_weights(debugger.get_nondebug_quantized_model())
+        return data
     elif variant != "fp32":
         raise ConversionError(f"unknown variant {variant!r}")
     return converter.convert()
@@ -118,11 +128,14 @@ def check_file(info: tflite_reader.ModelInfo, variant: str, sequence_length: int
     if got != want:
         problems.append(f"outputs are {got}, expected {want}")
     if variant == "int8_full":
-        heavy = [op for op in info.ops if op.op in ("FULLY_CONNECTED", "BATCH_MATMUL")]
+        head = {id(op) for op in float_head.head_ops(info)}
+        heavy = [op for op in info.ops if op.op in ("FULLY_CONNECTED", "BATCH_MATMUL")
+                 and id(op) not in head]
         floats = [op for op in heavy if op.inputs[0] is not None and op.inputs[0].dtype != "int8"]
         if not heavy or floats:
             problems.append(f"{len(floats)} of {len(heavy)} FULLY_CONNECTED/BATCH_MATMUL ops "
-                            "have non-int8 activations")
+                            "before the output layer have non-int8 activations")
+        problems += float_head.head_problems(info)
     return problems
 
 

@@ -44,13 +44,23 @@ class Task:
     output_name: str = ""
     # Files `train` writes in the workdir besides config.json and model.keras.
     workdir_files: tuple = ()
-    # The gate: variant -> ParityRule; GPU differences per unit of the largest |output| when
+    # The gate: variant -> ParityRule, or a tuple of them (every one must hold; see
+    # `rules_for`); `parity_figures`: (key, wording) of checks.parity figures the parity line
+    # of every file reports, ungated. GPU differences per unit of the largest |output| when
     # outputs are raw scores rather than probabilities.
     parity_rules: dict = {}
+    parity_figures: tuple = ()
     gpu_relative: bool = False
     gpu_top_k: int = 1  # default GPU precision is gated on top-k agreement with the CPU
     # The app: the asset folder name of this task's models (android_demo reads it).
     bundle_name: str = ""
+
+    def rules_for(self, variant: str) -> tuple:
+        """The ParityRules of one variant's file, () when it has none."""
+        rules = self.parity_rules.get(variant)
+        if rules is None:
+            return ()
+        return (rules,) if isinstance(rules, ParityRule) else tuple(rules)
 
     # -- training ----------------------------------------------------------------------------
     def default_config(self):

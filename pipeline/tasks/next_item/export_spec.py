@@ -7,7 +7,9 @@
   items.csv     index,movieId,title,genres per vocabulary id, copied beside the files and named
                 in the manifest (`items_file`, `items_sha256`); no TFLite metadata schema fits
   parity        on the test users of protocol P: `top10_identical` (share of users whose top-10
-                list equals the Keras model's), `hr10`, `hr10_drop_points` against Keras
+                list equals the Keras model's, in order), `top10_overlap` (mean |A ∩ B| / 10
+                of the file's top 10 A and the Keras model's B, order ignored), `hr10`,
+                `hr10_drop_points` against Keras
   int8_full     calibrated on seeded prefixes of the users' training parts
 """
 
@@ -144,6 +146,7 @@ def parity(path: str, evaluation: dict) -> dict:
         "split": "test",
         "users": int(len(scores)),
         "top10_identical": float(np.mean(np.all(result["top"] == keras_result["top"], axis=1))),
+        "top10_overlap": top_k_overlap(result["top"], keras_result["top"]),
         "hr10": result["hr"],
         "keras_hr10": keras_result["hr"],
         "hr10_drop_points": round(100.0 * (keras_result["hr"] - result["hr"]), 4),
@@ -154,6 +157,16 @@ def parity(path: str, evaluation: dict) -> dict:
     }
 
 
+def top_k_overlap(top, reference) -> float:
+    """Mean over users of |A ∩ B| / k for two [users, k] arrays of top-k ids (order ignored)."""
+    top, reference = np.asarray(top), np.asarray(reference)
+    if not top.size:
+        return 0.0
+    shared = [len(np.intersect1d(a, b)) for a, b in zip(top, reference)]
+    return float(np.mean(shared) / top.shape[1])
+
+
 def summary(result: dict) -> str:
-    return (f"top-10 identical {result['top10_identical']:7.2%}  HR@10 {result['hr10']:.4f} "
+    return (f"top-10 identical {result['top10_identical']:7.2%}  overlap "
+            f"{result.get('top10_overlap', float('nan')):7.2%}  HR@10 {result['hr10']:.4f} "
             f"(keras {result['keras_hr10']:.4f}, drop {result['hr10_drop_points']:+.2f} pts)")
