@@ -7,8 +7,7 @@ import pytest
 
 from pipeline import augment, tokenizer
 from pipeline.models import student
-from pipeline.stages import (bucket_length, bucketed_dataset, encode, epoch_batches,
-                             predict_bucketed)
+from pipeline.stages import bucket_length, bucketed_dataset, encode, epoch_batches, predict_bucketed
 from pipeline.stages import teacher as teacher_stage
 from pipeline.tasks.text_classification.config import default_config
 
