@@ -16,7 +16,8 @@ Checks (each file of the manifest, or those named by `--files`):
   parity    convert's figures on the whole evaluation split, for the file as it is now
             (sha256 unchanged): fp32 top-1 agreement ≥ 99.9 %, fp16 ≥ 99.5 %, int8 accuracy
             drop ≤ 1.0 point; recommenders: top-10 lists identical ≥ 99 % (fp32), fp16 and
-            int8 HR@10 drop ≤ 1.0 point.
+            int8 HR@10 drop ≤ 1.0 point and int8 top-10 overlap with the Keras model
+            (mean |A∩B|/10) ≥ 0.9.
   metadata  classifiers: TFLite metadata with the tokenizer and label files packed in
             (export/metadata/); recommenders (no metadata schema fits them): the items file
             beside the model matches the manifest's items_sha256.

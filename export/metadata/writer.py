@@ -25,8 +25,9 @@ with `vocab.txt` (VOCABULARY), and the output "probability" with `labels.txt`
 (TENSOR_AXIS_LABELS) and stats min 0, max 1.
 
 Like `MetadataPopulator`, the model flatbuffer is repacked with the object API (the metadata
-buffer needs a new `buffers` entry); this is the one place that unpacks and repacks a model
-(`_schema.ModelT`; export/tflite/reader.py only reads and patches in place). Unlike it, every
+buffer needs a new `buffers` entry); this and export/conversion/float_head.py (which reuses
+`_AlignedBufferT`) are the places that unpack and repack a model (`_schema.ModelT`;
+export/tflite/reader.py only reads and patches in place). Unlike it, every
 weight buffer is placed on a 16-byte boundary, the `force_align: 16` that TFLite's schema.fbs
 asks for and that the generated Python code ignores. The metadata buffer itself is
 byte-identical to what tflite-support's `bert_nl_classifier.MetadataWriter` writes for the
