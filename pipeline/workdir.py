@@ -67,10 +67,29 @@ def _check_same_config(config_path: str, config) -> bool:
             previous = json.load(f)
     except (OSError, ValueError) as e:
         raise UserError(f"{config_path}: unreadable ({e}); use a new --workdir") from None
-    if previous != json.loads(config.to_json_best_effort()):
+    if not _same_up_to_new_defaults(previous, json.loads(config.to_json_best_effort()), config):
         raise UserError(f"{config_path}: this workdir was trained with a different config; "
                         "use a new --workdir (or delete this one) to start over")
     return True
+
+
+def _same_up_to_new_defaults(previous: dict, current: dict, config) -> bool:
+    """Equal, or equal once the fields that `previous` lacks are removed from `current` and each
+    of them holds its default: a workdir from before a field was added still resumes."""
+    if previous == current:
+        return True
+    from pipeline import config_defaults
+
+    old, new = config_defaults.leaves(previous), config_defaults.leaves(current)
+    added = set(new) - set(old)
+    if not added or set(old) - set(new) or any(old[k] != new[k] for k in old):
+        return False
+    try:
+        defaults = config_defaults.leaves(
+            config_defaults.task_config_module(config.task).default_config())
+    except UserError:
+        return False
+    return all(k in defaults and defaults[k] == new[k] for k in added)
 
 
 def write_config(workdir: str, config) -> None:

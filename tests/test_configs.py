@@ -157,10 +157,15 @@ TEXT_BAD = [
 ]
 
 
+def labels_only():
+    """The intents config without its teacher and distillation (the cases below assume them off)."""
+    return with_values(load(INTENTS), {"stages.teacher": False, "stages.distill": False})
+
+
 @pytest.mark.parametrize("field,value", TEXT_BAD, ids=[f"{f}={v!r}" for f, v in TEXT_BAD])
 def test_text_value_out_of_range_is_one_line_naming_the_field(field, value):
     with pytest.raises(UserError) as e:
-        validate(with_values(load(INTENTS), {field: value}))
+        validate(with_values(labels_only(), {field: value}))
     message = str(e.value)
     assert message.startswith(f"--config.{field}="), message
     assert "\n" not in message
@@ -173,7 +178,7 @@ def test_text_value_out_of_range_is_one_line_naming_the_field(field, value):
 ], ids=["stages_all_off", "teacher_sequence_length", "teacher_embeddings_width"])
 def test_fields_that_do_not_fit_together_name_one(values, field):
     with pytest.raises(UserError, match=f"^--config.{field}="):
-        validate(with_values(load(INTENTS), values))
+        validate(with_values(labels_only(), values))
 
 
 def test_messages_state_the_range():
@@ -259,3 +264,26 @@ def test_broken_config_file_is_one_line_naming_it(tmp_path, name):
 def test_unknown_config_argument_on_the_command_line(tmp_path):
     r = run("pipeline.train", f"--config={INTENTS}:huge", f"--workdir={tmp_path}", timeout=300)
     assert_one_line_error(r, f"{INTENTS}: unknown config argument 'huge'", "tiny")
+
+
+def test_a_workdir_from_before_a_field_was_added_resumes_only_at_its_default(tmp_path):
+    import json
+
+    from configs.assistant_intents import get_config
+    from pipeline.errors import UserError
+    from pipeline.workdir import write_config
+
+    config = get_config("tiny")
+    write_config(str(tmp_path), config)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    del saved["teacher"]["kind"]  # as written before teacher.kind existed
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    write_config(str(tmp_path), config)  # the new field holds its default: the same run
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    config.teacher.kind = "tfidf_logreg"
+    with pytest.raises(UserError, match="different config"):
+        write_config(str(tmp_path), config)
+    config.teacher.kind = "transformer"
+    config.train.epochs += 1  # a changed old field is still refused
+    with pytest.raises(UserError, match="different config"):
+        write_config(str(tmp_path), config)

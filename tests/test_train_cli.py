@@ -87,6 +87,19 @@ def test_teacher_and_distillation_stages(tmp_path):
 
 
 @pytest.mark.slow
+def test_tfidf_teacher_distils_an_augmented_transfer_set(tmp_path):
+    r = run("pipeline.train", f"--config={INTENTS}:tiny", f"--workdir={tmp_path}",
+            "--config.stages.teacher=True", "--config.stages.distill=True",
+            "--config.teacher.kind=tfidf_logreg", "--config.distill.augment_copies=2",
+            "--config.distill.swap_rate=0", "--config.distill.max_steps=20")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "TF-IDF + logistic regression" in r.stdout
+    assert "2112 augmented texts" in r.stdout  # 2 copies of each of the 1,056 train texts
+    assert (tmp_path / "distill" / "model.keras").exists()
+    assert not (tmp_path / "teacher" / "model.keras").exists()
+
+
+@pytest.mark.slow
 def test_sst2_pretrain_finetune_kill_and_resume(tmp_path):
     data = shared_dataset("sst2")
     args = ["pipeline.train", f"--config={SST2}", f"--workdir={tmp_path}",

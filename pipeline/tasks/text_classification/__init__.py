@@ -106,16 +106,21 @@ class TextClassification(base.Task):
         print(f"data: {len(y_train)} train / {len(y_test)} test examples, {num_classes} "
               f"classes, vocabulary {tok.vocabulary_size()}")
 
-        if config.stages.teacher:
+        if config.stages.teacher and config.teacher.kind == "tfidf_logreg":
+            transfer_texts, transfer_labels = _transfer_set(config, dataset)
+            transfer_logits = teacher.tfidf_logits(config, dataset.train.texts, y_train,
+                                                   dataset.test.texts, y_test, transfer_texts)
+        elif config.stages.teacher:
             net, teacher_preprocessor = teacher.run(
                 workdir, config, num_classes, dataset.train.texts, y_train, dataset.test.texts,
                 y_test)
             transfer_texts, transfer_labels = _transfer_set(config, dataset)
             print(f"teacher: soft targets for {len(transfer_texts)} transfer texts")
             transfer_logits = teacher.logits(workdir, net, teacher_preprocessor, transfer_texts)
+            del net
+        if config.stages.teacher:  # augmented copies: the teacher's top class is their label
             unlabelled = transfer_labels < 0
             transfer_labels[unlabelled] = transfer_logits[unlabelled].argmax(axis=1)
-            del net
         backbone = student.build_backbone(config.model, tok.vocabulary_size(),
                                           config.tokenizer.sequence_length)
         if config.model.init_embeddings_from_teacher:

@@ -54,6 +54,10 @@ def default_config() -> ml_collections.ConfigDict:
     c.pretrain.mask_rate = 0.15
 
     c.teacher = ml_collections.ConfigDict()
+    # "transformer": model.preset fine-tuned; "tfidf_logreg": TF-IDF + logistic regression
+    # (pipeline/baselines.py), for data the transformer reads badly (it stays the source of
+    # embeddings and swap neighbours).
+    c.teacher.kind = "transformer"
     c.teacher.epochs = 2
     c.teacher.max_steps = 0
     c.teacher.learning_rate = 5e-5
@@ -101,6 +105,7 @@ RULES = {
     "pretrain.max_steps": integer(0),
     "pretrain.learning_rate": LEARNING_RATE,
     "pretrain.mask_rate": number(0, 1, low_open=True, high_open=True),
+    "teacher.kind": one_of("transformer", "tfidf_logreg"),
     "teacher.epochs": integer(1),
     "teacher.max_steps": integer(0),
     "teacher.learning_rate": LEARNING_RATE,
