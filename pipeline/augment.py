@@ -17,7 +17,22 @@ import re
 import numpy as np
 
 UNKNOWN_WORD = "\ue000"  # a private-use character: in no learned or BERT vocabulary
-_WORD = re.compile(r"\S+")
+# A word is a run of non-space characters, except that each CJK character is a word of its
+# own (as BERT's tokenizer splits them): Chinese has no spaces, and a whole title as one
+# "word" would be masked or kept whole, never varied.
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef"
+_WORD = re.compile(f"[{_CJK}]|[^\\s{_CJK}]+")
+_IS_CJK = re.compile(f"[{_CJK}]")
+
+
+def _join(words) -> str:
+    """Words back into text: a space between two words unless either is a CJK character."""
+    out = ""
+    for w in words:
+        if out and not (_IS_CJK.match(w) or _IS_CJK.match(out[-1])):
+            out += " "
+        out += w
+    return out
 
 
 def embedding_neighbours(texts, preset: str, k: int = 8, max_words: int = 20000) -> dict:
@@ -66,7 +81,7 @@ def augment_text(text, rng, neighbours, mask_rate=0.1, swap_rate=0.1, ngram_rate
         n = int(rng.integers(1, min(5, len(out)) + 1))
         start = int(rng.integers(0, len(out) - n + 1))
         out = out[start:start + n]
-    return " ".join(out)
+    return _join(out)
 
 
 def augment(texts, copies: int, seed: int, neighbours=None, **rates) -> tuple:

@@ -112,6 +112,20 @@ def test_augmentation_is_seeded_and_applies_each_operation():
     assert np.asarray(ids).tolist() == [VOCAB.index("[UNK]")]
 
 
+def test_chinese_text_is_augmented_per_character_without_inserted_spaces():
+    text = "给妈妈发微信说我晚点到"
+    new, _ = augment.augment([text] * 50, 2, seed=1, mask_rate=0.2, swap_rate=0.0)
+    masked = [t for t in new if augment.UNKNOWN_WORD in t]
+    # a mask takes one character, not the whole sentence, and the rest stays as written
+    assert any(len(t) == len(text) for t in masked)
+    assert any(0 < len(t) < len(text) and augment.UNKNOWN_WORD not in t for t in new)  # n-grams
+    kept = [t for t in new if augment.UNKNOWN_WORD not in t]
+    assert kept and all(t in text for t in kept)  # an n-gram of characters, no spaces added
+    # mixed text keeps its spaces between Latin words
+    assert augment._join(augment._WORD.findall("导航到 Starbucks 上海店 now ok")) == \
+        "导航到Starbucks上海店now ok"
+
+
 @pytest.mark.parametrize("mask,swap", [(0.7, 0.4)])
 def test_mask_and_swap_rates_must_leave_room_for_each_other(mask, swap):
     from pipeline import config_defaults

@@ -20,6 +20,13 @@ ROUND_TO = 8  # bucket lengths: few distinct shapes (few retraces), little paddi
 POOL_BATCHES = 64  # batches sorted together: long enough to group lengths, short enough to mix
 
 
+def subset(n: int, limit: int, seed: int) -> np.ndarray:
+    """Sorted indices of a seeded `limit`-of-`n` subset; all of them when limit is 0 or >= n."""
+    if not limit or limit >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).permutation(n)[:limit])
+
+
 def encode(preprocessor, texts, batch_size=2048) -> dict:
     """Texts -> dict of int32 numpy arrays [n, L]: token_ids, padding_mask, segment_ids."""
     parts = []

@@ -19,15 +19,9 @@ from export import contract
 from pipeline import training
 from pipeline.errors import UserError
 from pipeline.models import teacher as teacher_model
-from pipeline.stages import bucketed_dataset, encode, predict_bucketed
+from pipeline.stages import bucketed_dataset, encode, predict_bucketed, subset
 
 SHARD = 4096  # texts per cache shard: ~15 s of teacher inference here, so little is redone
-
-
-def _subset(n, limit, seed):
-    if not limit or limit >= n:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).permutation(n)[:limit])
 
 
 def run(workdir, config, num_classes, train_texts, y_train, test_texts, y_test):
@@ -41,7 +35,7 @@ def run(workdir, config, num_classes, train_texts, y_train, test_texts, y_test):
     if stage.done():
         return stage.load(), preprocessor
     model = keras.Model(classifier.inputs, classifier.outputs)
-    idx = _subset(len(train_texts), config.teacher.max_train_examples, config.seed)
+    idx = subset(len(train_texts), config.teacher.max_train_examples, config.seed)
     x = encode(preprocessor, [train_texts[i] for i in idx])
     y = np.asarray(y_train)[idx]
     evaluate = training.EvalAccuracy(encode(preprocessor, test_texts), y_test,

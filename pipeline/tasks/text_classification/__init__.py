@@ -45,9 +45,10 @@ def _transfer_set(config, dataset) -> tuple:
     stands in once its logits are known."""
     import numpy as np
 
+    from pipeline.stages import subset
+
     n, d = len(dataset.train.texts), config.distill
-    index = (np.arange(n) if not d.max_train_examples or d.max_train_examples >= n else
-             np.sort(np.random.default_rng(config.seed + 1).permutation(n)[:d.max_train_examples]))
+    index = subset(n, d.max_train_examples, config.seed + 1)
     texts = [dataset.train.texts[i] for i in index]
     labels = np.asarray(dataset.train.labels)[index]
     if d.augment_copies:
