@@ -86,7 +86,7 @@ def test_shipped_assistant_intents():
     ds = load_text_dataset(data_config("assistant_intents", "", train_file="train.jsonl",
                                        test_file="test.jsonl"))
     assert len(ds.label_names) == 11 and "out_of_scope" in ds.label_names
-    assert len(ds.train.texts) == 1056 and len(ds.test.texts) == 264
+    assert len(ds.train.texts) == 2200 and len(ds.test.texts) == 550
     assert any("\u4e00" <= ch <= "\u9fff" for t in ds.train.texts for ch in t)  # Chinese present
     assert not set(ds.train.texts) & set(ds.test.texts)
 
