@@ -17,6 +17,7 @@ from pipeline.errors import UserError
 _MODULES = {
     "text_classification": "pipeline.tasks.text_classification",
     "next_item": "pipeline.tasks.next_item",
+    "action": "pipeline.tasks.action",
 }
 DEFAULT = "text_classification"  # workdirs and manifests written before tasks were recorded
 
