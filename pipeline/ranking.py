@@ -138,19 +138,25 @@ def ppmi_embeddings(train_sequences, vocabulary_size: int, dim: int, window: int
     return vectors.astype(np.float32)
 
 
-def baseline_results(split, history_length: int = 50, k: int = 10, last_items=10, window=5):
-    """Most popular and co-occurrence (forward, both directions) on the test users.
+def baseline_results(split, history_length: int = 50, k: int = 10, last_items=10, window=5,
+                     validation_positions=None):
+    """Most popular and co-occurrence (forward, both directions), scored by `ranking_metrics`.
 
+    Default: on the test users (protocol P), fitted on the training parts. With
+    `validation_positions=n`: on `split.validation_cases(n)`, fitted on `split.fit_sequences(n)`
+    (what the model trains on), so models and baselines share one validation.
     Returns {name: ranking_metrics(...)}; the names say the co-occurrence settings.
     """
-    histories = split.test_histories()
+    if validation_positions is None:
+        fit, histories, targets = split.train, split.test_histories(), split.test_targets
+    else:
+        fit = split.fit_sequences(validation_positions)
+        histories, targets = split.validation_cases(validation_positions)
     inputs = [h[-history_length:] for h in histories]
     out = {"most_popular": ranking_metrics(
-        most_popular_scores(split.train, split.vocabulary_size, len(histories)),
-        histories, split.test_targets, k)}
+        most_popular_scores(fit, split.vocabulary_size, len(histories)), histories, targets, k)}
     for both in (False, True):
-        cooc = CooccurrenceModel(split.train, split.vocabulary_size, window, both_directions=both)
+        cooc = CooccurrenceModel(fit, split.vocabulary_size, window, both_directions=both)
         name = f"cooccurrence_last{last_items}_window{window}_{'both' if both else 'forward'}"
-        out[name] = ranking_metrics(cooc.scores(inputs, last_items), histories,
-                                    split.test_targets, k)
+        out[name] = ranking_metrics(cooc.scores(inputs, last_items), histories, targets, k)
     return out

@@ -176,3 +176,48 @@ def test_baselines_reproduce_the_peer_table_on_ml_latest_small():
     assert round(popular["mrr"], 4) == 0.0181 and round(popular["coverage"], 3) == 0.013
     both = results["cooccurrence_last10_window5_both"]
     assert round(both["hr"], 4) == 0.0934 and round(both["ndcg"], 4) == 0.0515
+
+
+def test_multi_position_validation_is_disjoint_from_training_and_leaves_the_test_alone(tmp_path):
+    """recs.valid_positions: the validation item and the items before it are validation cases,
+    each predicted from the items before it; the fitted sequences stop before the earliest one;
+    every user keeps a training item; the test item and its history are protocol P's."""
+    split = movielens.protocol_split(movielens.load_interactions(data_config(
+        write_latest(tmp_path / "d"))), RECS)
+    vocab = {m: i for i, m in enumerate(split.item_ids) if m > 0}
+    one = split.validation_cases(1)
+    assert [list(h) for h in one[0]] == [list(t) for t in split.train]  # protocol P's
+    assert list(one[1]) == list(split.valid_targets)
+    assert [list(f) for f in split.fit_sequences(1)] == [list(t) for t in split.train]
+
+    histories, targets = split.validation_cases(3)
+    fit = split.fit_sequences(3)
+    # User 1: 7 5 10 8 | valid 9 (OOV); user 2: 5 7 8 | valid 10.
+    assert [list(f) for f in fit] == [[vocab[7], vocab[5]], [vocab[5]]]
+    assert list(targets) == [vocab[10], vocab[8], movielens.OOV, vocab[7], vocab[8], vocab[10]]
+    full = split.test_histories()
+    user_of = [0, 0, 0, 1, 1, 1]
+    for history, target, u in zip(histories, targets, user_of):
+        n = len(history)
+        assert list(full[u][:n]) == list(history) and full[u][n] == target  # the items before it
+        assert n >= len(fit[u])  # never a training target or input: after the fitted part
+    # The test item and its history are protocol P's, whatever the validation takes.
+    assert list(split.test_histories()[1]) == [vocab[5], vocab[7], vocab[8], vocab[10]]
+    assert movielens.OOV not in fit[1] and all(t not in fit[1] for t in targets[3:])
+    # Past the training part's length: one training item stays (4 and 3 training items).
+    _, many = split.validation_cases(50)
+    assert [len(f) for f in split.fit_sequences(50)] == [1, 1] and len(many) == 4 + 3
+    with pytest.raises(ValueError):
+        split.validation_cases(0)
+
+
+def test_validation_baselines_are_fitted_on_what_the_model_trains_on(tmp_path):
+    split = movielens.protocol_split(movielens.load_interactions(data_config(
+        write_latest(tmp_path / "d"))), RECS)
+    results = ranking.baseline_results(split, k=2, validation_positions=3)
+    assert results["most_popular"]["users"] == 6  # one row per validation case
+    # Fitted on [7 5] and [5]: most popular ranks 5 first, then 7, so a 2-item list holds
+    # 7 (user 2's case 2) and, after excluding seen items, 8 or 10 only by index.
+    popular = ranking.most_popular_scores(split.fit_sequences(3), split.vocabulary_size, 1)[0]
+    vocab = {m: i for i, m in enumerate(split.item_ids) if m > 0}
+    assert popular[vocab[5]] == 2 and popular[vocab[7]] == 1 and popular[vocab[8]] == 0

@@ -44,7 +44,11 @@ def test_train_resume_and_evaluate_on_ml_latest_small(trained):
     mean = metrics["model"]["mean_over_seeds"]
     assert 0.0 <= mean["hr"]["min"] <= mean["hr"]["mean"] <= mean["hr"]["max"] <= 0.961
     popular = metrics["baselines"]["most_popular"]
-    assert round(popular["hr"], 4) == 0.0410
+    assert round(popular["hr"], 4) == 0.0410  # test: protocol P, whatever validation holds out
+    # Validation: 5 cases per user (configs/movielens.py), baselines scored on the same cases.
+    valid = metrics["validation"]
+    assert valid["positions"] == 5 and valid["cases"] == 5 * 610
+    assert valid["baselines"]["most_popular"]["users"] == 5 * 610
     # 30 steps learn the popular items at least: not worse than a third of most popular.
     assert mean["hr"]["mean"] > popular["hr"] / 3, mean
     assert len(metrics["examples"][0]["top"]) == 10

@@ -4,6 +4,7 @@ import json
 
 import ml_collections
 import numpy as np
+import pytest
 
 
 def _callback(tmp_path, patience):
@@ -42,3 +43,22 @@ def test_a_restart_keeps_the_best_epoch(tmp_path):
     callback.on_epoch_end(0, logs={})
     again = _callback(tmp_path, patience=5)  # the stage resumed: best.json is read back
     assert again.best["epoch"] == 1
+
+
+@pytest.mark.parametrize("value", [0, -1, 51])
+def test_valid_positions_is_range_checked(value):
+    import importlib.util
+    import os
+
+    from pipeline import config_defaults
+    from pipeline.errors import UserError
+
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs", "movielens.py")
+    spec = importlib.util.spec_from_file_location("movielens_config", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    c = module.get_config()
+    config_defaults.validate(c)  # the shipped config passes
+    c.recs.valid_positions = value
+    with pytest.raises(UserError, match="recs.valid_positions"):
+        config_defaults.validate(c)

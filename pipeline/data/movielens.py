@@ -69,6 +69,33 @@ class SequenceSplit:
         """Training part + validation item: what the model sees when predicting the test item."""
         return [np.append(t, v).astype(np.int32) for t, v in zip(self.train, self.valid_targets)]
 
+    def validation_cases(self, positions: int = 1) -> tuple:
+        """(histories, targets) of validation: per user, the validation item and up to
+        `positions` - 1 training-part items just before it, each predicted from the items before
+        it (newest last). `positions=1` is protocol P's validation (one case per user); more
+        cases make a less noisy validation. Every user keeps at least one training item; the
+        test item and its history (`test_histories`) are never touched.
+        """
+        histories, targets = [], []
+        for full, held in self._held_out(positions):
+            for p in range(len(full) - held, len(full)):
+                histories.append(full[:p])
+                targets.append(full[p])
+        return histories, np.asarray(targets, dtype=np.int32)
+
+    def fit_sequences(self, positions: int = 1) -> list:
+        """What a model (and a validation baseline) is fitted on: the training parts less the
+        items `validation_cases(positions)` holds out, so no validation target is ever a
+        training target or input (`positions=1`: the training parts themselves)."""
+        return [full[:len(full) - held] for full, held in self._held_out(positions)]
+
+    def _held_out(self, positions: int):
+        """Per user: (training part + validation item, how many of its last items validate)."""
+        if positions < 1:
+            raise ValueError(f"positions={positions}: at least the validation item is held out")
+        for train, valid in zip(self.train, self.valid_targets):
+            yield np.append(train, valid).astype(np.int32), min(positions, len(train))
+
     def split_info(self) -> dict:
         return {"method": "protocol P (leave-last-out, time order, ties by item id)",
                 "users": len(self.users), "catalogue": self.catalogue_size,

@@ -38,6 +38,10 @@ def default_config() -> ml_collections.ConfigDict:
     c.recs.init_scale = 0.05  # their standard deviation.
     c.recs.exclude_seen_in_loss = False  # softmax only over items not yet seen in the window.
     c.recs.patience = 4  # epochs without a better validation HR@k before stopping.
+    # Validation cases per user: the validation item and the items just before it, each
+    # predicted from the items before it; training ends before the earliest (1 = protocol P's
+    # one validation item). The test item and its history never change.
+    c.recs.valid_positions = 1
     c.recs.cooc_last_items = 10  # co-occurrence baseline: last items of the history it reads,
     c.recs.cooc_window = 5  # and how far ahead a following item counts as co-occurring.
     return c
@@ -62,6 +66,9 @@ RULES = {
     "recs.init_scale": number(0, low_open=True),
     "recs.exclude_seen_in_loss": BOOLEAN,
     "recs.patience": integer(1),
+    # Each extra position takes one training item per user (users keep at least one); 50 is
+    # far past where the validation stops getting less noisy.
+    "recs.valid_positions": integer(1, 50),
     "recs.cooc_last_items": integer(1),
     "recs.cooc_window": integer(1),
 }

@@ -78,14 +78,24 @@ def evaluation(work: dict) -> dict:
 
 
 def representative(work: dict, count: int) -> dict:
-    """Seeded histories for calibration: random users' training parts cut at random points."""
+    """Seeded histories for calibration: `count` random users' training parts cut at random
+    points, then rows that gather every vocabulary item once.
+
+    The int8 item table takes the GATHER output's calibrated range: an item never gathered in
+    calibration can lie outside it and be clipped (seen: 3 steps on 2 entries of the H = 20
+    model), and then the tied scoring layer cannot read the int8 table
+    (`export.conversion.float_head`) and keeps a float copy, over the size budget.
+    """
     from pipeline.models.sequential_recommender import left_pad
 
-    train = work["split"].train
+    split, length = work["split"], work["sequence_length"]
+    train = split.train
     rng = np.random.RandomState(int(work["config"].seed))
     users = rng.choice(len(train), size=count, replace=count > len(train))
     histories = [train[u][:rng.randint(1, len(train[u]) + 1)] for u in users]
-    return {INPUT_NAME: left_pad(histories, work["sequence_length"])}
+    every = np.arange(split.vocabulary_size, dtype=np.int32)
+    every = np.pad(every, (0, -len(every) % length)).reshape(-1, length)
+    return {INPUT_NAME: np.concatenate([left_pad(histories, length), every])}
 
 
 def header(work: dict) -> dict:

@@ -61,6 +61,10 @@ def evaluate_and_report(scorers: dict, split, config, workdir: str, started: flo
     model_seed = max(scorers, key=lambda s: (validation.get(s, {}).get("hr", -1.0), -s))
     training.save_model(scorers[model_seed], os.path.join(workdir, "model.keras"))
     baselines = baseline_results(split, r.history_length, k, r.cooc_last_items, r.cooc_window)
+    # The same baselines on the validation cases the seeds were chosen on (same code, same
+    # fitted sequences as the model): a yardstick for the validation figures.
+    valid_baselines = baseline_results(split, r.history_length, k, r.cooc_last_items,
+                                       r.cooc_window, validation_positions=r.valid_positions)
     result = {
         "task": config.task, "protocol": "P", "k": k, "users": len(histories),
         "catalogue": split.catalogue_size, "history_length": r.history_length,
@@ -68,6 +72,9 @@ def evaluate_and_report(scorers: dict, split, config, workdir: str, started: flo
                   "per_seed": {str(s): m for s, m in per_seed.items()},
                   "validation_best": {str(s): v for s, v in validation.items()}},
         "baselines": {name: summary(b) for name, b in baselines.items()},
+        "validation": {"positions": r.valid_positions,
+                       "cases": len(split.validation_cases(r.valid_positions)[1]),
+                       "baselines": {name: summary(b) for name, b in valid_baselines.items()}},
         "model_seed": model_seed,
         "examples": _examples(top[model_seed], split, histories),
         "seconds": round(time.time() - started, 1)}

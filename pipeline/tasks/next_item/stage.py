@@ -8,7 +8,8 @@ One stage folder per seed (`<workdir>/next_item_seed<seed>/`), trained by the sh
 (`pipeline.training.Stage`: AdamW, warm-up + cosine, resumable checkpoints, history.csv). Full
 softmax over the vocabulary (items seen earlier in the window optionally left out), optional
 label smoothing; padding targets carry no weight.
-After each epoch the validation users are ranked (protocol P, validation item as target); the
+After each epoch the validation cases are ranked (protocol P's validation item, plus the
+`recs.valid_positions` - 1 items before it, which training windows then leave out); the
 best epoch's weights are kept (`best.weights.h5`, `best.json`) and training stops after
 `recs.patience` epochs without a better validation HR@10. The stage's `model.keras` is the
 trainer (all positions) with the best weights; `run` returns the scorer made from it.
@@ -126,17 +127,20 @@ def run(workdir, config, split, seed):
     keras.utils.set_random_seed(seed)
     r = config.recs
     trainer = rec.build_trainer(config.model, split.vocabulary_size, r.history_length)
+    # Fitted on the training parts less the extra validation positions (none by default).
+    fit = split.fit_sequences(r.valid_positions)
     if r.init_embeddings == "ppmi":  # warm start from the training parts' co-occurrences
         trainer.item_embedding.embeddings.assign(ranking.ppmi_embeddings(
-            split.train, split.vocabulary_size, config.model.hidden_dim, r.cooc_window, seed,
+            fit, split.vocabulary_size, config.model.hidden_dim, r.cooc_window, seed,
             r.init_scale))
     elif r.init_embeddings != "random":
         raise UserError(f"--config.recs.init_embeddings='{r.init_embeddings}' is not one of "
                         "ppmi, random")
-    inputs, targets = rec.training_windows(split.train, r.history_length, r.window_stride)
+    inputs, targets = rec.training_windows(fit, r.history_length, r.window_stride)
+    valid_histories, valid_targets = split.validation_cases(r.valid_positions)
     print(f"next_item seed {seed}: {len(inputs)} training windows, {int((targets > 0).sum())} "
-          f"targets, vocabulary {split.vocabulary_size}")
-    validation = ValidationRanking(split.train, split.valid_targets, r.history_length,
+          f"targets, {len(valid_targets)} validation cases, vocabulary {split.vocabulary_size}")
+    validation = ValidationRanking(valid_histories, valid_targets, r.history_length,
                                    stage.dir, r.patience, r.top_k)
     weights = (targets > 0).astype("float32")  # padding targets carry no weight
     stage.fit(trainer, functools.partial(repeating_dataset, inputs, targets, stage.batch_size,
