@@ -151,7 +151,9 @@ def test_kill_9_at_any_instant_then_rerun_gives_the_unbroken_metrics(tmp_path):
     """kill -9 during the first checkpoint save, mid-epoch and while model.keras is written:
     each rerun ends with the unbroken run's history and metrics (about 60 s)."""
     def args(workdir):
+        # 1,056 train commands: 33 steps an epoch, so steps 40 and 45 fall in epoch 2
         return ["pipeline.train", f"--config={INTENTS}:tiny", f"--workdir={workdir}",
+                "--config.data.max_train_examples=1056",
                 "--config.train.max_steps=40", "--config.train.checkpoint_every_steps=5"]
 
     r = run(*args(tmp_path / "unbroken"))

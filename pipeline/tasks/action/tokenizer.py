@@ -1,26 +1,27 @@
 """Byte-level BPE tokenizer of the action task: exact on any text, trained here, TF-free.
 
 Detokenising the tokens of a text gives the text back byte for byte (accents, Chinese, digits,
-emoji: no lowercasing, no normalisation, no unknown token). Pure Python; `keras_tokenizer()`
-gives the same encoding as a `keras_hub.tokenizers.BytePairTokenizer` for tf.data pipelines.
+emoji: no lowercasing, no normalisation, no unknown token). Pure Python; training builds its
+numpy arrays with `encode_example`.
 
 The algorithm (what a port, e.g. to Java, must do; golden vectors check it):
 
-1. Pre-tokenisation, on code points. A letter is a code point whose Unicode general category
-   starts with "L" (Python `unicodedata.category(c)[0] == "L"`, Java `Character.isLetter`), a
-   number one whose category starts with "N". Scanning left to right, a pre-token is
-   a. an apostrophe U+0027: it is one pre-token; if it is a contraction, the letters after it
-      are one more pre-token. It is a contraction when the text goes on with `re`, `ve`, `ll`,
-      `s`, `t`, `m` or `d` (lowercase; those letters, even if more letters follow:
-      "x'sam" -> "x", "'", "s", "am") and it is the text's first code point or follows a
-      letter, a number or one of U+0009 U+000A U+000C U+000D U+00A0 U+2009 U+202F U+3000;
-   b. a maximal run of letters, with the one U+0020 SPACE right before it if there is one
-      (" wake", "微信说我晚点到"); or
-   c. any other single code point: every digit, space, punctuation mark, emoji, combining mark.
-   So no token ever holds two digits: times and durations are written digit by digit.
-   (Categories come from the runtime's Unicode tables: Python 3.11 has Unicode 14; a code
-   point assigned later is "other" here, a letter in a newer table. Golden vectors stay
-   within long-assigned code points.)
+1. Pre-tokenisation, on code points. A CJK character is a code point in U+3040..U+30FF
+   (hiragana, katakana), U+3400..U+4DBF, U+4E00..U+9FFF, U+F900..U+FAFF or U+20000..U+3FFFF
+   (ideographs), whatever its category; a letter is any other code point whose Unicode general
+   category starts with "L" (Python `unicodedata.category(c)[0] == "L"`, Java
+   `Character.isLetter`). Scanning left to right, a pre-token is
+   a. a maximal run of U+0020 SPACE ("  " is one pre-token, never part of a word);
+   b. a maximal run of letters ("Lucía"; "I'll" -> "I", "'", "ll"); or
+   c. any other single code point: each CJK character, digit, apostrophe, other whitespace,
+      punctuation mark, emoji, combining mark.
+   Why: a value has the same tokens in the command and in the action, so the model can copy
+   it: "Call Priya" -> "Call", " ", "Priya" as in "contact=Priya", and "给妈妈发微信" -> "给",
+   "妈", "妈", "发", "微", "信" as in "contact=妈妈" (a character's 3 UTF-8 bytes still merge
+   into one token; merges never cross characters). No token ever holds two digits: times and
+   durations are written digit by digit. (Categories come from the runtime's Unicode tables:
+   Python 3.11 has Unicode 14; a code point assigned later is "other" here, a letter in a
+   newer table. Golden vectors stay within long-assigned code points.)
 2. Byte mapping: each pre-token is encoded as UTF-8 and each byte becomes one symbol, written
    with GPT-2's printable alphabet (`BYTE_TO_UNICODE`: bytes ! .. ~, ¡ .. ¬, ® .. ÿ map to
    themselves, the other 68 bytes in increasing order to U+0100, U+0101, ...; space is "Ġ").
@@ -37,15 +38,9 @@ adjacent pair (ties: the pair whose (left bytes, right bytes) sorts first), unti
 vocabulary has `vocab_size` tokens or no pair occurs `min_frequency` times. The result does
 not depend on the order of the texts.
 
-Why this pre-tokenisation: keras-hub's `BytePairTokenizer` (0.32) splits with GPT-2's regex on
-its tf.data path; rule 1 splits wherever that regex does (rule a is its contraction rule as
-RE2 runs it), and its other splits are next to a code point that no token shares with its
-neighbours, so no merge can tell the difference: `keras_tokenizer()` inside tf.data gives
-these ids exactly, except that keras-hub drops U+0966 (DEVANAGARI DIGIT ZERO, its internal
-marker) and everything from a NUL character on. Its eager path hands the Llama 3 regex to `tokenizers` as a plain string,
-which `tokenizers` takes literally: nothing is split and BPE runs over the whole text, which
-gives the same ids except after a contraction followed by more letters ("x'sam", where the
-two keras-hub paths disagree with each other too).
+The two files keep keras-hub's `BytePairTokenizer` format, but that layer splits with GPT-2's
+regex (a space joins the next word, Chinese runs stay whole), so it does not give these ids:
+there is no keras-hub path; ports follow the rules above.
 """
 
 import heapq
@@ -77,31 +72,18 @@ BYTE_TO_UNICODE = _bytes_to_unicode()
 UNICODE_TO_BYTE = {c: b for b, c in BYTE_TO_UNICODE.items()}
 
 
+# CJK characters: each is its own pre-token (rule 1), whatever Unicode says about it.
+_CJK = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF),
+        (0x20000, 0x3FFFF))
+
+
+def _is_cjk(c: str) -> bool:
+    o = ord(c)
+    return any(lo <= o <= hi for lo, hi in _CJK)
+
+
 def _is_letter(c: str) -> bool:
-    return unicodedata.category(c)[0] == "L"
-
-
-_CONTRACTIONS = ("re", "ve", "ll", "s", "t", "m", "d")
-
-
-def _starts_contraction(text: str, i: int) -> int:
-    """The length of the contraction letters after the apostrophe at `i` (0 if none): GPT-2's
-    lowercase 's 't 're 've 'm 'll 'd, where the apostrophe does not continue a run of other
-    symbols (a punctuation mark, an emoji, a space...) that it would join."""
-    if i > 0:
-        prev = text[i - 1]
-        if prev == " " or not (_is_letter(prev) or unicodedata.category(prev)[0] == "N"
-                               or prev in _CONTRACTION_AFTER):
-            return 0
-    for c in _CONTRACTIONS:
-        if text.startswith(c, i + 1):
-            return len(c)
-    return 0
-
-
-# Besides letters and numbers, the code points an apostrophe may follow and still begin a
-# contraction: those GPT-2's regex (as keras-hub runs it in RE2) treats as space, except " ".
-_CONTRACTION_AFTER = "\t\n\f\r\u00a0\u2009\u202f\u3000"
+    return unicodedata.category(c)[0] == "L" and not _is_cjk(c)
 
 
 def pretokenize(text: str) -> list:
@@ -109,21 +91,14 @@ def pretokenize(text: str) -> list:
     `text`."""
     pieces, i, n = [], 0, len(text)
     while i < n:
-        start = i
-        if text[i] == "'":
-            k = _starts_contraction(text, i)
-            pieces.append("'")
-            if k:
-                pieces.append(text[i + 1:i + 1 + k])
-            i += 1 + k
-            continue
-        if text[i] == " " and i + 1 < n and _is_letter(text[i + 1]):
-            i += 1
-        if not _is_letter(text[i]):
-            pieces.append(text[i])
-            i += 1
-            continue
-        while i < n and _is_letter(text[i]):
+        start, c = i, text[i]
+        if c == " ":
+            while i < n and text[i] == " ":
+                i += 1
+        elif _is_letter(c):
+            while i < n and _is_letter(text[i]):
+                i += 1
+        else:
             i += 1
         pieces.append(text[start:i])
     return pieces
@@ -135,7 +110,7 @@ def _symbols(piece: str) -> list:
 
 class BPETokenizer:
     """A trained vocabulary and its merges: `encode` / `decode`, special token ids, the bytes of
-    every token (for the grammar), files for keras-hub and the phone."""
+    every token (for the grammar), files for the phone."""
 
     def __init__(self, vocabulary: dict, merges: list):
         """`vocabulary`: symbol string -> id, specials at 0-3 and all 256 bytes present;
@@ -221,7 +196,7 @@ class BPETokenizer:
 
     def save(self, folder: str) -> None:
         """Writes `vocabulary.json` and `merges.txt` into `folder` (each temp file, fsync,
-        rename); keras-hub and the phone read the same two files."""
+        rename), in keras-hub's format; the phone reads the same two files."""
         os.makedirs(folder, exist_ok=True)
         vocab = json.dumps(self.vocabulary, ensure_ascii=False, indent=0)
         contract.write_bytes_atomic((vocab + "\n").encode("utf-8"),
@@ -251,15 +226,6 @@ class BPETokenizer:
         except (ValueError, TypeError) as e:
             raise UserError(f"{vocab_path}: not a tokenizer this module wrote ({e}); retrain "
                             "or restore it") from None
-
-    def keras_tokenizer(self, sequence_length: int | None = None):
-        """A `keras_hub.tokenizers.BytePairTokenizer` giving the same ids as `encode` (eager and
-        inside tf.data), for training pipelines. Imports keras-hub, hence TensorFlow."""
-        import keras_hub
-
-        return keras_hub.tokenizers.BytePairTokenizer(
-            vocabulary=self.vocabulary, merges=[f"{a} {b}" for a, b in self.merges],
-            sequence_length=sequence_length, unsplittable_tokens=[])
 
 
 def train(texts, vocab_size: int = 3000, min_frequency: int = 2, max_texts: int | None = None,
