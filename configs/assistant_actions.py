@@ -25,7 +25,7 @@ def get_config(arg=""):
     # 15 epochs, no swapped copies 0.230; 8 epochs + 2 swapped copies 0.348 (vocabulary 1000:
     # 0.320).
     c.finetune.update(epochs=8, learning_rate=1e-3, swap_copies=2)
-    c.export.update(name="Assistant actions (EN/ZH)",
+    c.export.update(name="Assistant actions (EN/ZH)", int8_budget_mb=10.0,  # the goal
                     description="Writes the action (intent and slots) a short voice-assistant "
                                 "command asks for, token by token.")
     return sized(c, arg, tiny)

@@ -3,6 +3,7 @@
   python -m export.convert --workdir=runs/intents \\
       [--variants=fp32,fp16,int8_dynamic,int8_full] [--representative_examples=200]
   python -m export.convert --workdir=runs/movielens      # a next_item recommender, same flags
+  python -m export.convert --workdir=runs/actions        # the action LM: fp32, fp16, int8_dynamic
 
 Writes `<workdir>/export/` whole (export/conversion/export_folder.py): a `.tflite` per variant
 (export/conversion/variants.py), the task's associated files, check_inputs.npz, golden.json
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from absl import flags
 
-from export.contract import VARIANTS, UserError
+from export.contract import VARIANTS, UserError  # noqa: F401 (VARIANTS: the flag's help)
 from pipeline import cli
 
 
@@ -34,8 +35,9 @@ def _quiet_tensorflow() -> None:
 
 def define_flags() -> None:
     flags.DEFINE_string("workdir", None, "A workdir written by pipeline.train.")
-    flags.DEFINE_list("variants", ",".join(VARIANTS),
-                      f"Which files to write, any of {', '.join(VARIANTS)}.")
+    flags.DEFINE_list("variants", [],
+                      f"Which files to write, any of {', '.join(VARIANTS)} (default: every "
+                      "variant of the workdir's task; the action task has no int8_full).")
     flags.DEFINE_integer(
         "representative_examples", 200,
         "Train examples (a seeded sample) that calibrate the int8_full activation ranges "

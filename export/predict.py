@@ -3,10 +3,15 @@
     python -m export.predict runs/intents/export/int8_full.tflite "wake me up at 7" "call mom"
     python -m export.predict model.tflite --top_k=1 --json "some text"
     python -m export.predict runs/movielens/export/fp32.tflite --liked 1,260,1196
+    python -m export.predict runs/actions/export/int8_dynamic.tflite --act "wake me up at 6:30"
+    python -m export.predict runs/actions/export/fp32.tflite --act --stream "call mom"
 
 Texts print their top labels and probabilities (`--top_k`, default 3); `--liked` (MovieLens
 movie ids, oldest first) prints the liked titles on stderr, then the ten best unseen movies
-(`--top_k`) on stdout. Flags go before or after the texts (`--` ends them, for a text that
+(`--top_k`) on stdout; `--act` (an action model: two signatures and a KV cache, its
+vocabulary.json and merges.txt beside it) prints the action each command asks for, greedy and
+constrained to the action grammar (`--unconstrained`: the raw model), with `--stream` printing
+it as it is decoded (`export.runtime.assistant`). Flags go before or after the texts (`--` ends them, for a text that
 starts with "-"). The work is `export.runtime` (`classify_texts`, `recommend_liked`); this
 module reads the flags and prints. Bad input (missing file, not a TFLite file, nothing packed,
 no text, an unknown movie id, an argument that is not UTF-8) is one `error:` line on stderr and
@@ -37,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--liked", default=None,
                         help="recommenders: liked MovieLens movie ids, oldest first, e.g. "
                              "1,260,1196 (prints the ten best unseen movies)")
+    parser.add_argument("--act", action="store_true",
+                        help="action models: print the action each text (a command) asks for")
+    parser.add_argument("--stream", action="store_true",
+                        help="with --act: print the action as each token is decoded")
+    parser.add_argument("--unconstrained", action="store_true",
+                        help="with --act: no grammar mask (the output may not parse)")
     parser.add_argument("--top_k", type=int, default=None,
                         help="labels shown per text (default 3), or recommendations (default 10)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -74,6 +85,13 @@ def predict(args: argparse.Namespace) -> dict:
     if os.path.isdir(args.model):
         raise UserError(f"{args.model}: is a folder; give a .tflite file, e.g. "
                         f"{os.path.join(args.model, 'fp32.tflite')}")
+    if args.act:
+        return _act(args)
+    if args.stream or args.unconstrained:
+        raise UserError("--stream and --unconstrained go with --act (action models)")
+    if _is_action_model(args.model):
+        raise UserError(f"{args.model}: an action model (prefill and decode signatures); add "
+                        "--act to print the action of each command")
     if args.liked is None:
         return classifier.classify_texts(args.model, args.texts, args.top_k or 3,
                                          num_threads=args.num_threads)
@@ -83,7 +101,45 @@ def predict(args: argparse.Namespace) -> dict:
                                        num_threads=args.num_threads)
 
 
+def _is_action_model(path: str) -> bool:
+    from export.tflite import reader
+    try:
+        return {"prefill", "decode"} <= set(reader.read_model(path).signatures)
+    except (ValueError, OSError):
+        return False  # the chosen mode's own loader says what is wrong with the file
+
+
+def _act(args: argparse.Namespace) -> dict:
+    from export.runtime.assistant import Assistant
+
+    if args.liked is not None or args.top_k is not None:
+        raise UserError("--act takes commands; --liked and --top_k do not apply")
+    if args.stream and args.json:
+        raise UserError("--stream prints as it decodes; --json prints once at the end: choose one")
+    if not args.texts:
+        raise UserError("--act: give at least one command, e.g. \"wake me up at 6:30\"")
+    assistant = Assistant(args.model, num_threads=args.num_threads)
+    results = []
+    for text in args.texts:
+        on_text = None
+        if args.stream:
+            print(json.dumps(text, ensure_ascii=False), flush=True)
+            print("  ", end="", flush=True)
+
+            def on_text(piece):
+                print(piece, end="", flush=True)
+        result = assistant.act(text, constrained=not args.unconstrained, on_text=on_text)
+        if args.stream:
+            print(flush=True)
+        results.append(result)
+    return {"actions": results, "streamed": bool(args.stream)}
+
+
 def print_table(outcome: dict) -> None:
+    if not outcome.get("streamed"):
+        for result in outcome.get("actions", []):
+            print(json.dumps(result["command"], ensure_ascii=False))
+            print(f"  {result['action']}")
     for result in outcome.get("results", []):
         print(json.dumps(result["text"], ensure_ascii=False))
         width = max(len(p["label"]) for p in result["predictions"])

@@ -105,6 +105,7 @@ def save_model(model: keras.Model, path: str) -> None:
 
 
 def load_model(path: str) -> keras.Model:
+    import pipeline.models.causal_lm  # noqa: F401  (registers the action task's model)
     import pipeline.models.sequential_recommender  # noqa: F401  (registers its classes)
     import pipeline.models.student  # noqa: F401  (registers the student's layers)
     return keras.models.load_model(path, compile=False)

@@ -15,8 +15,9 @@ def shared_dataset(name: str) -> str:
 
 
 INTENTS_CONFIG = os.path.join(REPO, "configs", "assistant_intents.py")
+ACTIONS_CONFIG = os.path.join(REPO, "configs", "assistant_actions.py")
 # Fixtures that train or convert a model: a test that uses one is in the slow tier.
-_SLOW_FIXTURES = {"small_workdir", "small_export"}
+_SLOW_FIXTURES = {"small_workdir", "small_export", "action_workdir", "action_export"}
 
 
 def pytest_collection_modifyitems(items):
@@ -59,3 +60,20 @@ def small_export(small_workdir):
     r = run("export.convert", f"--workdir={small_workdir}", "--representative_examples=100")
     assert r.returncode == 0, r.stderr[-3000:]
     return small_workdir / "export", r.stdout
+
+
+@pytest.fixture(scope="session")
+def action_workdir(tmp_path_factory):
+    """The action task's `:tiny` causal LM (one small layer, about 15 s), shared by tests."""
+    path = tmp_path_factory.mktemp("action") / "actions"
+    r = run("pipeline.train", f"--config={ACTIONS_CONFIG}:tiny", f"--workdir={path}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    return path
+
+
+@pytest.fixture(scope="session")
+def action_export(action_workdir):
+    """`python -m export.convert` run once on `action_workdir`: (export dir, its stdout)."""
+    r = run("export.convert", f"--workdir={action_workdir}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    return action_workdir / "export", r.stdout

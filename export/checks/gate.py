@@ -101,8 +101,10 @@ class Gate:
             elif sha is not None and contract.sha256_file(path) != sha:
                 raise UserError(f"{path}: sha256 differs from {contract.MANIFEST_NAME} (the "
                                 f"file changed after the export); {contract.EXPORT_HINT} again")
-        if declared and os.path.isfile(self.check_inputs_path()):
-            self.check_inputs()  # readable, with the signature's inputs
+        if (declared and os.path.isfile(self.check_inputs_path())
+                and self.check_inputs_path().endswith(".npz")):
+            self.check_inputs()  # readable, with the signature's inputs (a task's own file
+            # format, e.g. the action task's check_commands.json, is read by its own checks)
 
     def check_complete(self) -> None:
         """Every requested variant and every listed file is there, every .tflite is listed."""
@@ -167,21 +169,27 @@ class Gate:
     def check_nnapi(self, name: str, entry: dict) -> None:
         from export.checks import nnapi
         api = self.required.get("nnapi") or nnapi.API_TARGET
-        summary = nnapi.summary(os.path.join(self.export_dir, name), (api,))
-        report, lowest = summary["at_api"][str(api)], summary["lowest_clean_api_level"]
+        reports = self.task.nnapi_reports(os.path.join(self.export_dir, name), (api,))
         gated = entry.fields.get("graph_target") == "nnapi"
-        if report["ok"]:
-            figure = f"0 of {report['ops']} ops fall back at API {api}"
-        else:
-            figure = (f"{len(report['fallbacks'])} of {report['ops']} ops fall back at API {api}, "
-                      f"{report['partitions']} partition(s); first {report['fallbacks'][0]}")
-        figure += f"; lowest clean API level {lowest if lowest else 'none (27-35)'}"
-        if not gated:
-            figure += " (GPU graph: not gated)"
-        self.report("nnapi", name, report["ok"], figure, gated=gated)
+        for signature, summary in reports.items():
+            report, lowest = summary["at_api"][str(api)], summary["lowest_clean_api_level"]
+            if report["ok"]:
+                figure = f"0 of {report['ops']} ops fall back at API {api}"
+            else:
+                figure = (f"{len(report['fallbacks'])} of {report['ops']} ops fall back at API "
+                          f"{api}, {report['partitions']} partition(s); first "
+                          f"{report['fallbacks'][0]}")
+            figure += f"; lowest clean API level {lowest if lowest else 'none (27-35)'}"
+            if signature:
+                figure = f"{signature}: {figure}"
+            if not gated:
+                figure += " (GPU graph: not gated)"
+            self.report("nnapi", name, report["ok"], figure, gated=gated)
 
     def check_gpu(self, names: list) -> None:
         from export.checks import gpu
+        if self.task.check_gpu(self, names):  # a task with its own GPU check (the action LM)
+            return
         floats = [n for n in names if self.manifest.files[n].variant in ("fp32", "fp16")]
         if not floats:
             self.report("gpu", "-", False, "no float file (fp32, fp16) to run on the GPU")

@@ -28,7 +28,6 @@ import time
 import numpy as np
 
 from export import contract, graph_shaping
-from export.checks import nnapi
 from export.contract import UserError
 from export.conversion import float_head
 from export.conversion import variants as variants_lib
@@ -57,12 +56,12 @@ def load_workdir(workdir: str, data_dir: str | None = None) -> dict:
     return work
 
 
-def _check_arguments(variants, representative_examples: int) -> list:
+def _check_arguments(variants, representative_examples: int, known=VARIANTS) -> list:
     variants = list(dict.fromkeys(v.strip() for v in variants if v.strip()))
-    unknown = [v for v in variants if v not in VARIANTS]
+    unknown = [v for v in variants if v not in known]
     if unknown or not variants:
         raise UserError(f"--variants={','.join(variants)}: unknown variant(s) "
-                        f"{', '.join(unknown) or '(none given)'}; choose from {', '.join(VARIANTS)}")
+                        f"{', '.join(unknown) or '(none given)'}; choose from {', '.join(known)}")
     if "int8_full" in variants and not 1 <= representative_examples <= 100_000:
         raise UserError(f"--representative_examples={representative_examples}: int8_full needs "
                         "1 to 100000 (e.g. 200)")
@@ -151,19 +150,16 @@ def write_check_inputs(export_dir: str, evaluation: dict, count: int) -> dict:
             "sha256": contract.sha256_file(path)}
 
 
-def _convert_one(work, variant, staging, graphs, evaluation, representative, model_sha256):
-    """Writes `<variant>.tflite` into staging; returns (manifest entry, parity result)."""
+def convert_one_signature(work, variant, path, graphs, representative) -> dict:
+    """A one-signature task's file: the variant converted from its graph target's SavedModel,
+    packed with the task's metadata, written at `path`; returns its manifest fields."""
     task = work["task"]
-    started = time.time()
     target = graphs(variant)
     data = variants_lib.convert_variant(
         target["saved_model"], variant, work["sequence_length"], work["output_size"],
         task.input_names, task.output_name, representative)
-    name = f"{variant}.tflite"
-    path = os.path.join(staging, name)
     contract.write_bytes_atomic(task.pack(data, work), path)
-    fields = {"variant": variant, "quantization": variants_lib.QUANTIZATION[variant],
-              "source_model_sha256": model_sha256}
+    fields = {"variant": variant, "quantization": variants_lib.QUANTIZATION[variant]}
     if variant == "int8_full":
         fields["representative_examples"] = len(next(iter(representative.values())))
         fields["float_ops"] = list(variants_lib.FLOAT_OPS_IN_INT8)
@@ -171,10 +167,26 @@ def _convert_one(work, variant, staging, graphs, evaluation, representative, mod
             tflite_reader.read_model(data))
     fields["graph_target"] = target["target"].name
     fields["attention_mask_penalty"] = target["target"].mask_penalty
+    return fields
+
+
+def _nnapi_check(task, path: str) -> dict:
+    reports = task.nnapi_reports(path)
+    return reports[""] if list(reports) == [""] else {"signatures": reports}
+
+
+def _convert_one(work, variant, staging, graphs, evaluation, representative, model_sha256):
+    """Writes `<variant>.tflite` into staging; returns (manifest entry, parity result)."""
+    task = work["task"]
+    started = time.time()
+    name = f"{variant}.tflite"
+    path = os.path.join(staging, name)
+    fields = task.convert(work, variant, path, graphs, representative)
+    fields["source_model_sha256"] = model_sha256
     fields["seconds"] = round(time.time() - started, 2)
     entry = variants_lib.describe_file(path, **fields)
     result = task.parity(path, evaluation)
-    entry["checks"] = {"parity": result, "nnapi": nnapi.summary(path)}
+    entry["checks"] = {"parity": result, "nnapi": _nnapi_check(task, path)}
     return entry, result
 
 
@@ -187,15 +199,18 @@ def _swap_in(staging: str, export_dir: str) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def export_workdir(workdir: str, variants=VARIANTS, representative_examples: int = 200,
+def export_workdir(workdir: str, variants=(), representative_examples: int = 200,
                    data_dir: str | None = None, log=print) -> dict:
     """Writes `<workdir>/export/` whole; returns {"export_dir", "results": {file: parity},
     "failed": {variant: why}, "removed": [files of the old export not carried over]}.
     Raises UserError for a bad workdir or argument before anything is written."""
-    requested = _check_arguments(variants, representative_examples)
+    if variants:  # before loading anything; the task's own list is checked once it is known
+        _check_arguments(variants, representative_examples)
     _check_destination(workdir)
     work = load_workdir(workdir, data_dir)
     task = work["task"]
+    requested = _check_arguments(list(variants) or list(task.variants), representative_examples,
+                                 task.variants)
     evaluation = task.evaluation(work)
     representative = (task.representative(work, representative_examples)
                       if "int8_full" in requested else None)
@@ -229,7 +244,7 @@ def export_workdir(workdir: str, variants=VARIANTS, representative_examples: int
             contract.copy_atomic(source, os.path.join(staging, name))
         header = _shared_header(work, model_sha256,
                                 [v for v in VARIANTS if v in requested or v in kept_variants])
-        header["check_inputs"] = write_check_inputs(
+        header["check_inputs"] = task.write_check_inputs(
             staging, evaluation, int(work["config"].get("export", {}).get("check_examples", 200)))
         for variant in requested:
             name = f"{variant}.tflite"

@@ -122,6 +122,7 @@ class ModelInfo:
     ops: list[OpInfo]
     signatures: dict[str, dict]
     num_subgraphs: int
+    subgraph: int = 0  # the subgraph `tensors`, `inputs`, `outputs` and `ops` describe
     # The file's bytes, kept so `constant()` can read tensor data on demand.
     _buf: bytes = dataclasses.field(default=b"", repr=False, compare=False)
 
@@ -140,7 +141,7 @@ class ModelInfo:
         if not t.is_const or dtype is None or not self._buf:
             return None
         m = _schema.Model.GetRootAsModel(self._buf, 0)
-        b = m.Buffers(m.Subgraphs(0).Tensors(t.index).Buffer())
+        b = m.Buffers(m.Subgraphs(self.subgraph).Tensors(t.index).Buffer())
         if b.DataLength():
             raw = b.DataAsNumpy()
         else:  # large-model layout: read_model checked that the data lies inside the file
@@ -209,8 +210,9 @@ def _tensor_info(t, index: int, model) -> TensorInfo:
                       zero_points=zero_points, quantized_dimension=qdim)
 
 
-def read_model(model: str | bytes | bytearray) -> ModelInfo:
-    """Parses the primary subgraph (tensors, inputs, outputs, ops) and the signature defs."""
+def read_model(model: str | bytes | bytearray, subgraph: int = 0) -> ModelInfo:
+    """Parses one subgraph (tensors, inputs, outputs, ops; the primary one by default, another
+    for a file with a signature per subgraph) and the signature defs."""
     buf, where = _load_bytes(model)
     _check_identifier(buf, where)
     try:
@@ -222,7 +224,10 @@ def read_model(model: str | bytes | bytearray) -> ModelInfo:
             if b.Offset() > 1 and b.Offset() + b.Size() > len(buf):
                 raise ValueError(f"{where}: truncated TFLite file (buffer {i} ends at byte "
                                  f"{b.Offset() + b.Size()}, the file has {len(buf)})")
-        g = m.Subgraphs(0)
+        if not 0 <= subgraph < m.SubgraphsLength():
+            raise ValueError(f"{where}: no subgraph {subgraph} (the file has "
+                             f"{m.SubgraphsLength()})")
+        g = m.Subgraphs(subgraph)
         tensors = [_tensor_info(g.Tensors(i), i, m) for i in range(g.TensorsLength())]
         inputs = [tensors[int(i)] for i in g.InputsAsNumpy()] if g.InputsLength() else []
         outputs = [tensors[int(i)] for i in g.OutputsAsNumpy()] if g.OutputsLength() else []
@@ -254,7 +259,8 @@ def read_model(model: str | bytes | bytearray) -> ModelInfo:
     except Exception as e:
         raise ValueError(f"{where}: truncated or corrupt TFLite file ({type(e).__name__}: {e})") from None
     return ModelInfo(path=where, tensors=tensors, inputs=inputs, outputs=outputs, ops=ops,
-                     signatures=signatures, num_subgraphs=m.SubgraphsLength(), _buf=buf)
+                     signatures=signatures, num_subgraphs=m.SubgraphsLength(),
+                     subgraph=subgraph, _buf=buf)
 
 
 def read_metadata_buffers(model: str | bytes | bytearray) -> dict[str, bytes]:

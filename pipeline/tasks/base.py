@@ -54,6 +54,8 @@ class Task:
     gpu_top_k: int = 1  # default GPU precision is gated on top-k agreement with the CPU
     # The app: the asset folder name of this task's models (android_demo reads it).
     bundle_name: str = ""
+    # The variants this task exports (export.convert's default and what it accepts).
+    variants: tuple = ("fp32", "fp16", "int8_dynamic", "int8_full")
 
     def rules_for(self, variant: str) -> tuple:
         """The ParityRules of one variant's file, () when it has none."""
@@ -123,6 +125,40 @@ class Task:
     def summary(self, parity: dict) -> str:
         """One log line of a parity result."""
         return self._hooks(self.export_spec).summary(parity)
+
+    # Hooks with a shared default (a one-signature file): the spec module may define its own.
+    def convert(self, work: dict, variant: str, path: str, graphs, representative) -> dict:
+        """Writes the variant's `.tflite` at `path`; returns its manifest fields."""
+        spec = self._hooks(self.export_spec)
+        if hasattr(spec, "convert"):
+            return spec.convert(work, variant, path, graphs, representative)
+        from export.conversion import export_folder
+        return export_folder.convert_one_signature(work, variant, path, graphs, representative)
+
+    def write_check_inputs(self, export_dir: str, evaluation: dict, count: int) -> dict:
+        """Saves the inputs the gate runs the files on; returns the manifest's entry."""
+        spec = self._hooks(self.export_spec)
+        if hasattr(spec, "write_check_inputs"):
+            return spec.write_check_inputs(export_dir, evaluation, count)
+        from export.conversion import export_folder
+        return export_folder.write_check_inputs(export_dir, evaluation, count)
+
+    def nnapi_reports(self, path: str, api_levels=None) -> dict:
+        """{signature or "": NNAPI summary} of a file (one entry for a one-signature file)."""
+        from export.checks import nnapi
+        spec = self._hooks(self.export_spec)
+        levels = tuple(api_levels or (nnapi.API_TARGET,))
+        if hasattr(spec, "nnapi_reports"):
+            return spec.nnapi_reports(path, levels)
+        return {"": nnapi.summary(path, levels)}
+
+    def check_gpu(self, gate, names: list) -> bool:
+        """Runs the task's own GPU check through `gate`; False: the gate's shared one applies."""
+        spec = self._hooks(self.export_spec)
+        if not hasattr(spec, "check_gpu"):
+            return False
+        spec.check_gpu(gate, names)
+        return True
 
     # -- the app -----------------------------------------------------------------------------
     def golden(self, export_dir: str, manifest, seed: int, eval_texts=None) -> dict:

@@ -8,7 +8,9 @@ Training (`stage.py`): jsonl splits -> tokenizer (vocabulary.json, merges.txt in
 -> `lm_pretrain` (causal LM on the training commands and actions, and extra text) ->
 `finetune` (command -> action, loss on the action tokens only) -> model.keras. Evaluation
 (`evaluate.py`): greedy decoding with the KV cache in Keras, grammar-constrained and not ->
-metrics.json. Export is not built yet: its hooks refuse with one line.
+metrics.json. Export (`export_spec.py`): one `.tflite` per variant with `prefill` and `decode`
+signatures and an explicit KV cache, the tokenizer beside it, parity as greedy actions against
+Keras, its own GPU check; golden vectors and bundle files: `golden.py`.
 """
 
 from __future__ import annotations
@@ -16,10 +18,7 @@ from __future__ import annotations
 import os
 import time
 
-from pipeline.errors import UserError
 from pipeline.tasks import base
-
-_NO_EXPORT = "export for the action task is not built yet"
 
 
 class ActionTask(base.Task):
@@ -28,6 +27,19 @@ class ActionTask(base.Task):
     name = "action"
     workdir_files = ("vocabulary.json", "merges.txt")
     bundle_name = "assistant"
+    export_spec = "pipeline.tasks.action.export_spec"
+    app = "pipeline.tasks.action.golden"
+    variants = ("fp32", "fp16", "int8_dynamic")
+    # Greedy constrained decoding of the evaluation commands, file (CPU) against Keras.
+    parity_rules = {
+        "fp32": base.ParityRule("tokens_identical", ">=", 1.0, "greedy tokens identical"),
+        "fp16": base.ParityRule("exact_match_drop_points", "<=", 1.0,
+                                "exact-match drop (points)"),
+        "int8_dynamic": base.ParityRule("exact_match_drop_points", "<=", 1.0,
+                                        "exact-match drop (points)"),
+    }
+    parity_figures = (("tokens_identical", "tokens identical"),
+                      ("actions_identical", "actions identical"))
 
     def default_config(self):
         from pipeline.tasks.action import config
@@ -79,14 +91,6 @@ class ActionTask(base.Task):
         metrics.write_json(result, os.path.join(workdir, "metrics.json"))
         print(evaluate.format_table(result))
         print(f"on {result['num_examples']} {split} commands; {result['seconds']} s")
-
-    # -- export: not built yet -----------------------------------------------------------------
-    def _no_export(self, *args, **kwargs):
-        raise UserError(_NO_EXPORT)
-
-    load_export = serve = evaluation = representative = header = _no_export
-    associated_files = pack = verify_metadata = parity = summary = _no_export
-    golden = bundle_files = _no_export
 
 
 TASK = ActionTask()

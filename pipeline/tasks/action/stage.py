@@ -19,6 +19,7 @@ import functools
 import json
 import os
 import random
+import re
 
 import numpy as np
 
@@ -142,12 +143,33 @@ def _check_fits(sequences, config, what: str) -> None:
                         f"{what} is {longest} tokens; raise it")
 
 
-def swap_values(examples: list, copies: int, seed: int) -> list:
+_SYLLABLES = ("ka", "lo", "mi", "ra", "ne", "zu", "ti", "vo", "sha", "ren", "dra", "el", "an",
+              "or", "qui", "bé", "lü", "ño", "ç", "ø", "ä", "wen", "x", "y", "th", "gr")
+
+
+def _synthetic_value(rng: random.Random, old: str, lang: str, words: list, chars: list) -> str:
+    """A value no training command contains: for Chinese 1-4 characters drawn from the
+    training commands' own; else 1-3 words, each a training word or a made-up one (accents
+    included), capitalised as `old` is. Digits in `old` become other digits."""
+    if any(c.isdigit() for c in old) and rng.random() < 0.5:
+        return "".join(str(rng.randrange(10)) if c.isdigit() else c for c in old)
+    if lang == "zh" and chars:
+        return "".join(rng.choice(chars) for _ in range(rng.randint(1, 4)))
+    picked = []
+    for _ in range(rng.choice((1, 1, 2, 2, 3))):
+        word = (rng.choice(words) if words and rng.random() < 0.5 else
+                "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(1, 3))))
+        picked.append(word.capitalize() if old[:1].isupper() else word)
+    return " ".join(picked)
+
+
+def swap_values(examples: list, copies: int, seed: int, synthetic: float = 0.0) -> list:
     """`copies` new examples per example with verbatim slots: each verbatim value (written
     once in its command) swapped for the value of the same slot in another training example of
-    the same language, in the command and the action alike. Why: a value the context cannot
-    predict can only be copied, so the model learns to copy rather than to recall the training
-    values. Copies that no longer validate are dropped."""
+    the same language, or, with probability `synthetic`, for a made-up one
+    (`_synthetic_value`), in the command and the action alike. Why: a value the context
+    cannot predict can only be copied, so the model learns to copy rather than to recall the
+    training values. Copies that no longer validate are dropped."""
     from pipeline.tasks.action.schema import SCHEMA
 
     verbatim = {i: {s.name for s in slots if s.kind == "verbatim"} for i, slots in SCHEMA.items()}
@@ -158,6 +180,10 @@ def swap_values(examples: list, copies: int, seed: int) -> list:
             if name in verbatim[parsed["intent"]]:
                 pools.setdefault((ex.lang, parsed["intent"], name), []).append(value)
     pools = {k: sorted(set(v)) for k, v in pools.items()}
+    words = sorted({w for ex in examples if ex.lang != "zh" for w in re.findall(r"[^\W\d_]+",
+                                                                             ex.text)})
+    chars = sorted({c for ex in examples if ex.lang == "zh" for c in ex.text
+                    if "\u4e00" <= c <= "\u9fff"})
     rng, out = random.Random(seed), []
     for ex in examples:
         parsed = actions.parse_action(ex.action)
@@ -168,7 +194,8 @@ def swap_values(examples: list, copies: int, seed: int) -> list:
             text, slots = ex.text, dict(parsed["slots"])
             for name in names:
                 old, pool = slots[name], pools[(ex.lang, parsed["intent"], name)]
-                new = pool[rng.randrange(len(pool))]
+                new = (_synthetic_value(rng, old, ex.lang, words, chars)
+                       if rng.random() < synthetic else pool[rng.randrange(len(pool))])
                 if text.count(old) == 1 and not any(
                         old in str(v) or str(v) in old for n, v in slots.items() if n != name):
                     text, slots[name] = text.replace(old, new), new
@@ -276,7 +303,8 @@ def run(workdir: str, config, tok, train: list, extra_texts=()) -> object:
                   f"{causal_lm.count_params(model)} parameters")
             _fit(pretrain, model, arrays, seed)
     keras.utils.set_random_seed(seed + 1)  # the finetune data order does not depend on pretrain
-    swapped = swap_values(train, config.finetune.swap_copies, seed + 2)
+    swapped = swap_values(train, config.finetune.swap_copies, seed + 2,
+                          config.finetune.synthetic_values)
     arrays = finetune_arrays(tok, train + swapped, config)
     print(f"{FINETUNE}: {len(train)} commands + {len(swapped)} with swapped values, "
           f"{int(arrays[2].sum())} action target tokens")
