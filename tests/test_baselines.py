@@ -27,6 +27,7 @@ def _accuracy(result, labels):
     return float(np.mean(result["predictions"] == labels))
 
 
+@pytest.mark.slow  # over 10 s: keeps the not-slow tier under 3 minutes
 def test_tfidf_logreg_beats_majority_and_is_deterministic(intents):
     dataset, labels, majority = intents
     args = (dataset.train.texts, dataset.train.labels, dataset.test.texts)
@@ -38,6 +39,7 @@ def test_tfidf_logreg_beats_majority_and_is_deterministic(intents):
     assert first["params"] == first["details"]["features"] * 11 + 11  # 11 classes + intercepts
 
 
+@pytest.mark.slow  # over 10 s: keeps the not-slow tier under 3 minutes
 def test_avg_word_embedding_learns_and_is_deterministic(intents):
     dataset, labels, majority = intents
     # At Model Maker's defaults (length 256, 10 epochs) 1,056 commands are 330 steps, too few

@@ -214,6 +214,7 @@ def test_unsaved_variables_are_caught():
     assert "live.tflite" in _one_line(e.value) and "weights were not saved" in str(e.value)
 
 
+@pytest.mark.slow  # over 10 s: keeps the not-slow tier under 3 minutes
 def test_missing_signatures_are_caught(model, tmp_path):
     import tensorflow as tf
 
@@ -233,6 +234,7 @@ def test_missing_signatures_are_caught(model, tmp_path):
     _one_line(e.value)
 
 
+@pytest.mark.slow  # over 10 s: keeps the not-slow tier under 3 minutes
 def test_zero_logits_are_caught_and_nothing_is_written(tmp_path):
     from export.conversion import kv_cache
     from pipeline.models.causal_lm import build_causal_lm

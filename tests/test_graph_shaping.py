@@ -148,6 +148,7 @@ def test_every_variant_has_a_target():
     assert graph_shaping.TARGETS[graph_shaping.GPU].mask_penalty == 1e4
 
 
+@pytest.mark.slow  # over 10 s: keeps the not-slow tier under 3 minutes
 def test_importing_graph_shaping_loads_no_tensorflow():
     """The export CLI imports it before it needs Keras; the target table loads on first use."""
     import subprocess

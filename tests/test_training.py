@@ -179,6 +179,7 @@ def _child(workdir, instant):
     ("switch", ".step-000000006.tmp", "step-000000005"),
     ("model_save", "../model.tmp.keras", "step-000000015"),
 ])
+@pytest.mark.slow  # over 10 s: keeps the not-slow tier under 3 minutes
 def test_sigkill_during_a_save_then_rerun(tmp_path, capsys, unbroken, instant, leftover, resumed):
     child = subprocess.run(
         [sys.executable, "-c", f"from tests.test_training import _child; "

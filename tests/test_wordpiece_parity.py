@@ -298,6 +298,7 @@ def cases():
 # --------------------------------------------------------------------------
 # Tests
 # --------------------------------------------------------------------------
+@pytest.mark.slow  # over 10 s: keeps the not-slow tier under 3 minutes
 @pytest.mark.parametrize("sequence_length", [2, 5, 64])
 def test_generated_parity(vocab, cases, sequence_length):
     texts = cases if sequence_length == 64 else cases[:400]
@@ -358,6 +359,7 @@ def test_from_file_and_vocab_file(vocab, tmp_path):
     assert_parity(mine, file_vocab, texts, expected, 32)
 
 
+@pytest.mark.slow  # over 10 s: keeps the not-slow tier under 3 minutes
 def test_keras_hub_eager_path(vocab, cases):
     """keras-hub's eager (pure Python) path agrees too, except after U+0000.
 
@@ -386,6 +388,7 @@ def test_encode_layout(vocab):
         mine.encode("x", 1)
 
 
+@pytest.mark.slow  # over 10 s: keeps the not-slow tier under 3 minutes
 def test_pretokenize_every_code_point():
     """Split/strip/lowercase rules for every assigned code point (Python's UCD).
 

@@ -64,7 +64,7 @@ if [[ -n "$litert" ]]; then
     javac -encoding UTF-8 --release 17 -cp "$classpath:$jna:$build/main:$build/test" -d "$build/test" \
         $(find "$here/src/litertTest/java" -name '*.java')
     classpath="$classpath:$jna"
-    tests="$tests org.ondevice.core.LiteRtEndToEndTest"
+    tests="$tests $(cd "$here/src/litertTest/java" && find . -name '*Test.java' | sed 's|^\./||; s|\.java$||; s|/|.|g' | sort)"
     extra=(-Dlitert.lib="$litert" -Djava.library.path=/usr/lib/x86_64-linux-gnu/jni:/usr/lib/jni)
 fi
 echo "golden files: ${golden[*]:-none (unit tests only)}; LiteRT end to end: ${litert:-no (set LITERT_LIB)}"
