@@ -217,12 +217,16 @@ class CachedAttention(keras.layers.Layer):
     def _split(self, x, heads):
         """[B, T, heads*d] -> [B*heads, T, d]."""
         b, t = ops.shape(x)[0], ops.shape(x)[1]
+        if heads == 1:  # no transpose of a size-1 axis: LiteRT's GPU backend gets that wrong
+            return ops.reshape(x, (b, t, self.head_dim))  # (measured: [1,T,1,d] -> [1,1,T,d])
         x = ops.transpose(ops.reshape(x, (b, t, heads, self.head_dim)), (0, 2, 1, 3))
         return ops.reshape(x, (b * heads, t, self.head_dim))
 
     def _merge(self, x, heads, batch):
         """[B*heads, T, d] -> [B, T, heads*d]."""
         t = ops.shape(x)[1]
+        if heads == 1:  # as in _split
+            return ops.reshape(x, (batch, t, self.head_dim))
         x = ops.transpose(ops.reshape(x, (batch, heads, t, self.head_dim)), (0, 2, 1, 3))
         return ops.reshape(x, (batch, t, heads * self.head_dim))
 
