@@ -58,6 +58,10 @@ def main(argv):
     except ValueError:
         raise UserError(f"--threads={','.join(FLAGS.threads)}: expected integers, e.g. 1,2") from None
     threads = report_lib.check_settings(FLAGS.invokes, FLAGS.warmup, threads)
+    if contract.read_manifest(export_dir).get("task") == "action":
+        raise UserError(f"{export_dir}: an action model (prefill and decode signatures, one "
+                        "invoke per token): measure it with python benchmarks/generation.py "
+                        "--workdirs=<its workdir>")
     folder, models = report_lib.open_folder(export_dir)
     json_path = FLAGS.json_out or os.path.join(export_dir, "benchmark.json")
     out_dir = os.path.dirname(os.path.abspath(json_path))

@@ -57,14 +57,18 @@ def _parser_cases(extra) -> list:
 
 def golden(export_dir: str, manifest: contract.Manifest, seed: int, eval_texts=None,
            count: int = 40) -> dict:
-    """`Task.golden`: the three sections, on `count` seeded evaluation commands."""
+    """`Task.golden`: the three sections, on `count` seeded evaluation commands (`eval_texts`,
+    else the export's check_commands.json)."""
     from export.app import golden as app_golden
     from export.runtime.assistant import Assistant
 
     model_name, _ = app_golden.fp32_model(export_dir, manifest)
     assistant = Assistant(os.path.join(export_dir, model_name))
     tok = assistant.tok
-    commands = list(eval_texts or [])
+    if not eval_texts:  # `python -m export.golden <dir>`: the commands saved beside the files
+        from pipeline.tasks.action.export_spec import CHECK_COMMANDS, read_check_commands
+        eval_texts = read_check_commands(os.path.join(export_dir, CHECK_COMMANDS))["commands"]
+    commands = list(eval_texts)
     commands = random.Random(seed).sample(commands, min(count, len(commands)))
     cases, actions_written = [], []
     for command in commands:
