@@ -126,3 +126,15 @@ def test_the_runtime_needs_no_tensorflow(action_export):
                        timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split() == ["False", "False"]
+
+
+def test_export_benchmark_refuses_and_export_golden_rewrites_it(action_export, tmp_path):
+    export_dir, _ = action_export
+    assert_one_line_error(run("export.benchmark", str(export_dir)), "benchmarks/generation.py")
+    copy = tmp_path / "export"
+    shutil.copytree(export_dir, copy)
+    (copy / "golden.json").unlink()
+    r = run("export.golden", str(copy))  # no dataset: the check commands beside the files
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads((copy / "golden.json").read_text()) == \
+        json.loads((export_dir / "golden.json").read_text())
