@@ -35,7 +35,7 @@ def _quiet_tensorflow() -> None:
 
 def define_flags() -> None:
     flags.DEFINE_string("workdir", None, "A workdir written by pipeline.train.")
-    flags.DEFINE_list("variants", [],
+    flags.DEFINE_list("variants", None,
                       f"Which files to write, any of {', '.join(VARIANTS)} (default: every "
                       "variant of the workdir's task; the action task has no int8_full).")
     flags.DEFINE_integer(

@@ -102,11 +102,18 @@ def predict(args: argparse.Namespace) -> dict:
 
 
 def _is_action_model(path: str) -> bool:
-    from export.tflite import reader
     try:
-        return {"prefill", "decode"} <= set(reader.read_model(path).signatures)
+        from export.tflite import reader  # needs flatbuffers, which tflite-runtime lacks
+        signatures = reader.read_model(path).signatures
+    except ImportError:
+        from export.tflite.runner import load_interpreter_class
+        try:
+            signatures = load_interpreter_class()[0](model_path=path).get_signature_list()
+        except (ValueError, RuntimeError, OSError):
+            return False
     except (ValueError, OSError):
         return False  # the chosen mode's own loader says what is wrong with the file
+    return {"prefill", "decode"} <= set(signatures)
 
 
 def _act(args: argparse.Namespace) -> dict:

@@ -199,18 +199,19 @@ def _swap_in(staging: str, export_dir: str) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def export_workdir(workdir: str, variants=(), representative_examples: int = 200,
+def export_workdir(workdir: str, variants=None, representative_examples: int = 200,
                    data_dir: str | None = None, log=print) -> dict:
-    """Writes `<workdir>/export/` whole; returns {"export_dir", "results": {file: parity},
+    """Writes `<workdir>/export/` whole (`variants`: None = every variant of the task);
+    returns {"export_dir", "results": {file: parity},
     "failed": {variant: why}, "removed": [files of the old export not carried over]}.
     Raises UserError for a bad workdir or argument before anything is written."""
-    if variants:  # before loading anything; the task's own list is checked once it is known
+    if variants is not None:  # before loading anything; the task's own list once it is known
         _check_arguments(variants, representative_examples)
     _check_destination(workdir)
     work = load_workdir(workdir, data_dir)
     task = work["task"]
-    requested = _check_arguments(list(variants) or list(task.variants), representative_examples,
-                                 task.variants)
+    requested = _check_arguments(task.variants if variants is None else variants,
+                                 representative_examples, task.variants)
     evaluation = task.evaluation(work)
     representative = (task.representative(work, representative_examples)
                       if "int8_full" in requested else None)
