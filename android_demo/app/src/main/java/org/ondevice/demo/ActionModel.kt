@@ -1,7 +1,6 @@
 package org.ondevice.demo
 
 import android.content.Context
-import android.os.Build
 import android.os.SystemClock
 import java.io.ByteArrayInputStream
 import java.io.Closeable
@@ -18,9 +17,6 @@ import org.ondevice.core.ModelManifest
 import org.ondevice.core.ModelMismatchException
 import org.tensorflow.lite.Delegate
 import org.tensorflow.lite.Interpreter
-import org.tensorflow.lite.gpu.CompatibilityList
-import org.tensorflow.lite.gpu.GpuDelegate
-import org.tensorflow.lite.nnapi.NnApiDelegate
 
 /**
  * The bundled action model (`assets/assistant/`): a `.tflite` with `prefill` and `decode`
@@ -182,7 +178,7 @@ class ActionModel private constructor(
                 var delegate: Delegate? = null
                 var interpreter: Interpreter? = null
                 try {
-                    delegate = createDelegate(requested)
+                    delegate = LiteRtModel.createDelegate(requested)
                     interpreter = Interpreter(buffer, Interpreter.Options().addDelegate(delegate))
                     val layout = checkSignatures(interpreter, manifest, fileName, where)
                     return ActionModel(interpreter, delegate, layout, tokenizer, fileName, requested, null)
@@ -206,28 +202,6 @@ class ActionModel private constructor(
                 interpreter.close()
                 throw e
             }
-        }
-
-        /** Same choice as [LiteRtModel]'s (kept in step with it). */
-        private fun createDelegate(accelerator: Accelerator): Delegate = when (accelerator) {
-            Accelerator.GPU -> {
-                val compatibility = CompatibilityList()
-                try {
-                    if (!compatibility.isDelegateSupportedOnThisDevice) {
-                        throw IllegalStateException("the GPU delegate does not support this device's GPU")
-                    }
-                    GpuDelegate(compatibility.bestOptionsForThisDevice)
-                } finally {
-                    compatibility.close()
-                }
-            }
-            Accelerator.NNAPI -> {
-                if (Build.VERSION.SDK_INT < Build.VERSION_CODES.O_MR1) {
-                    throw IllegalStateException("NNAPI needs Android 8.1 (API 27)")
-                }
-                NnApiDelegate(NnApiDelegate.Options().setUseNnapiCpu(false))
-            }
-            Accelerator.CPU -> throw IllegalArgumentException("the CPU needs no delegate")
         }
 
         /** The prompt format the core's decoder writes (bos 1, eos 2, sep 3, pad 0) must be the manifest's. */

@@ -80,7 +80,8 @@ class LiteRtModel private constructor(
                 if (delegate != null) requested else Accelerator.CPU, reason, outputSize)
         }
 
-        private fun createDelegate(accelerator: Accelerator): Delegate = when (accelerator) {
+        /** The delegate of `accelerator` (the Assistant's [ActionModel] makes its own the same way). */
+        internal fun createDelegate(accelerator: Accelerator): Delegate = when (accelerator) {
             Accelerator.GPU -> {
                 val compatibility = CompatibilityList()
                 try {
