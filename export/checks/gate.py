@@ -186,18 +186,27 @@ class Gate:
                 figure += " (GPU graph: not gated)"
             self.report("nnapi", name, report["ok"], figure, gated=gated)
 
-    def check_gpu(self, names: list) -> None:
+    def gpu_files(self, names: list) -> tuple:
+        """(the float files among `names`, the GPU adapter's description), or ([], "") after
+        reporting why none can run: no float file, or no GPU backend here."""
         from export.checks import gpu
-        if self.task.check_gpu(self, names):  # a task with its own GPU check (the action LM)
-            return
         floats = [n for n in names if self.manifest.files[n].variant in ("fp32", "fp16")]
         if not floats:
             self.report("gpu", "-", False, "no float file (fp32, fp16) to run on the GPU")
-            return
+            return [], ""
         available, why = gpu.gpu_available()
         if not available:
             for name in floats:
                 self.report("gpu", name, False, f"not run: {why}")
+            return [], ""
+        return floats, why
+
+    def check_gpu(self, names: list) -> None:
+        from export.checks import gpu
+        if self.task.check_gpu(self, names):  # a task with its own GPU check (the action LM)
+            return
+        floats, why = self.gpu_files(names)
+        if not floats:
             return
         if not os.path.isfile(self.check_inputs_path()):
             for name in floats:  # check_complete fails the export for it too

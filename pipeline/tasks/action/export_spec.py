@@ -274,14 +274,8 @@ def check_gpu(gate, names: list, timeout: float = 1800) -> None:
     at default precision and with enforce_f32. One gate line per file and mode."""
     from export.checks import gpu
 
-    floats = [n for n in names if gate.manifest.files[n].variant in ("fp32", "fp16")]
+    floats, why = gate.gpu_files(names)
     if not floats:
-        gate.report("gpu", "-", False, "no float file (fp32, fp16) to run on the GPU")
-        return
-    available, why = gpu.gpu_available()
-    if not available:
-        for name in floats:
-            gate.report("gpu", name, False, f"not run: {why}")
         return
     data = read_check_commands(gate.check_inputs_path())
     commands = data["commands"]
