@@ -23,8 +23,8 @@ def get_config(arg=""):
     c.lm_pretrain.update(epochs=3, learning_rate=1e-3)
     # Chosen on validation (--config.data.validation_fraction=0.2), exact match constrained:
     # 15 epochs, no swapped copies 0.230; 8 epochs + 2 swapped copies 0.348 (vocabulary 1000:
-    # 0.320); 8 epochs + 4 copies, half of their values made up 0.350; the same, 20 epochs 0.480; 40 epochs
-    # 0.511 (kept).
+    # 0.320); 8 epochs + 4 copies, half of their values made up 0.350; the same, 20 epochs
+    # 0.480; 40 epochs 0.511 (kept).
     c.finetune.update(epochs=40, learning_rate=1e-3, swap_copies=4, synthetic_values=0.5)
     c.export.update(name="Assistant actions (EN/ZH)", int8_budget_mb=10.0,  # the goal
                     description="Writes the action (intent and slots) a short voice-assistant "
