@@ -86,17 +86,20 @@ def test_full_sequence_logits_equal_prefill_and_decode(model, cache_update):
     rng = np.random.default_rng(1)
     ids = rng.integers(0, 97, size=(1, 20)).astype(np.int32)
     full = _numpy(model(ids))[0]
+    # 1e-4: on logits of size ~5 the float32 sums of the chunked and the full path differ by
+    # ~1e-5 on some CPUs (CI saw 1.1e-5); a wrong cache position or mask is off by ~1.
+    atol = 1e-4
     caches = model.empty_caches()
     for start, stop in ((0, 8), (8, 11)):
         tokens = np.zeros((1, PREFILL_LENGTH), np.int32)
         tokens[0, :stop - start] = ids[0, start:stop]
         logits, caches = model.prefill(tokens, np.array([stop - start], np.int32),
                                        np.array([start], np.int32), caches, cache_update)
-        np.testing.assert_allclose(_numpy(logits)[0], full[stop - 1], atol=1e-5)
+        np.testing.assert_allclose(_numpy(logits)[0], full[stop - 1], atol=atol)
     for p in range(11, 20):
         logits, caches = model.decode(ids[:, p:p + 1], np.array([p], np.int32), caches,
                                       cache_update)
-        np.testing.assert_allclose(_numpy(logits)[0], full[p], atol=1e-5)
+        np.testing.assert_allclose(_numpy(logits)[0], full[p], atol=atol)
 
 
 def test_model_saves_and_loads(model, tmp_path):
