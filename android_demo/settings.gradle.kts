@@ -11,8 +11,8 @@ pluginManagement {
 dependencyResolutionManagement {
     repositoriesMode.set(RepositoriesMode.FAIL_ON_PROJECT_REPOS)
     repositories {
-        google()        // com.google.ai.edge.litert
-        mavenCentral()
+        google()        // AGP's own dependencies
+        mavenCentral()  // org.tensorflow:tensorflow-lite*
     }
 }
 

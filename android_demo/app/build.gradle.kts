@@ -33,8 +33,8 @@ android {
 
 dependencies {
     implementation(project(":core"))
-    implementation(libs.litert)
-    implementation(libs.litert.gpu)
-    implementation(libs.litert.gpu.api)
-    implementation(libs.litert.support)
+    implementation(libs.tflite)
+    implementation(libs.tflite.api)
+    implementation(libs.tflite.gpu)
+    implementation(libs.tflite.gpu.api)
 }

@@ -7,7 +7,6 @@ import java.io.Closeable
 import java.io.File
 import java.io.FileOutputStream
 import java.nio.ByteBuffer
-import java.nio.ByteOrder
 import org.json.JSONObject
 import org.ondevice.core.Action
 import org.ondevice.core.ActionDecoder
@@ -15,12 +14,11 @@ import org.ondevice.core.ActionGrammar
 import org.ondevice.core.ByteLevelBpeTokenizer
 import org.ondevice.core.ModelManifest
 import org.ondevice.core.ModelMismatchException
-import org.tensorflow.lite.Delegate
-import org.tensorflow.lite.Interpreter
+import org.ondevice.core.TensorSpec
 
 /**
  * The bundled action model (`assets/assistant/`): a `.tflite` with `prefill` and `decode`
- * signatures run through LiteRT's signature API, its KV cache kept here between calls, the
+ * signatures run through the [ModelRuntime]'s signature calls, its KV cache kept here between calls, the
  * core's byte-level BPE tokenizer, greedy loop ([ActionDecoder]) and grammar ([ActionGrammar]).
  *
  * Not thread-safe by design: create, run and close it on one thread ([ModelThread]).
@@ -34,8 +32,7 @@ import org.tensorflow.lite.Interpreter
  * but cannot run the signatures also falls back: one prefill runs before the model is handed out.
  */
 class ActionModel private constructor(
-    private val interpreter: Interpreter,
-    private val delegate: Delegate?,
+    private val model: LoadedModel,
     private val layout: Layout,
     val tokenizer: ByteLevelBpeTokenizer,
     val fileName: String,
@@ -61,17 +58,20 @@ class ActionModel private constructor(
 
     /** What the manifest says about the two signatures, checked against the file. */
     private class Layout(val promptLength: Int, val maxLength: Int, val vocabularySize: Int,
-                         val cacheNames: List<String>)
+                         val cacheNames: List<String>, val inputBytes: Map<String, Map<String, Int>>)
 
     private val grammar = ActionGrammar(tokenizer)
     private val decoder = ActionDecoder(tokenizer, this)
     // One direct buffer per cache tensor, fed to each call and overwritten by its outputs.
     private val caches: Map<String, ByteBuffer> = layout.cacheNames.associateWith {
-        val bytes = interpreter.getInputTensorFromSignature(it, PREFILL).numBytes()
-        ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder())
+        LiteRtModel.direct(layout.inputBytes.getValue(PREFILL).getValue(it))
     }
     private val zeros = ByteArray(caches.values.maxOf { it.capacity() })
-    private val logits = Array(1) { FloatArray(layout.vocabularySize) }
+    private val logits = LiteRtModel.direct(4 * layout.vocabularySize)
+    // The int32 inputs of each signature (tokens, length, start; token, position), reused.
+    private val feeds: Map<String, Map<String, ByteBuffer>> = layout.inputBytes.mapValues { (_, sizes) ->
+        sizes.filterKeys { it !in caches }.mapValues { LiteRtModel.direct(it.value) }
+    }
 
     // Per act(): the streaming callback, the ids generated so far, and the time spent.
     private var onText: ((String) -> Unit)? = null
@@ -94,7 +94,7 @@ class ActionModel private constructor(
 
     override fun prefill(tokens: IntArray, length: Int, start: Int): FloatArray {
         val began = SystemClock.elapsedRealtimeNanos()
-        val out = run(PREFILL, mapOf("tokens" to arrayOf(tokens), "length" to intArrayOf(length),
+        val out = run(PREFILL, mapOf("tokens" to tokens, "length" to intArrayOf(length),
             "start" to intArrayOf(start)))
         prefillNanos += SystemClock.elapsedRealtimeNanos() - began
         return out
@@ -105,21 +105,26 @@ class ActionModel private constructor(
         generated.add(token)
         onText?.invoke(completeText(tokenizer.decodeBytes(generated.toIntArray())))
         val began = SystemClock.elapsedRealtimeNanos()
-        val out = run(DECODE, mapOf("token" to arrayOf(intArrayOf(token)), "position" to intArrayOf(position)))
+        val out = run(DECODE, mapOf("token" to intArrayOf(token), "position" to intArrayOf(position)))
         decodeNanos += SystemClock.elapsedRealtimeNanos() - began
         decodeCalls++
         return out
     }
 
     /** One signature call: `inputs` plus the caches in, logits and the new caches out. */
-    private fun run(signature: String, inputs: Map<String, Any>): FloatArray {
-        val outputs = HashMap<String, Any>(caches)
+    private fun run(signature: String, values: Map<String, IntArray>): FloatArray {
+        val feed = HashMap<String, ByteBuffer>(caches)
+        for ((name, buffer) in feeds.getValue(signature)) {
+            val v = values.getValue(name)
+            require(4 * v.size == buffer.capacity()) { "$signature.$name takes ${buffer.capacity() / 4} values, got ${v.size}" }
+            buffer.asIntBuffer().put(v)
+            feed[name] = buffer
+        }
+        val outputs = HashMap<String, ByteBuffer>(caches)
         outputs[LOGITS] = logits
-        // Inputs are read before outputs are written, so one buffer serves as both; an output
-        // is copied with ByteBuffer.put, which moves the position: rewind before every call.
-        for (buffer in caches.values) buffer.rewind()
-        interpreter.runSignature(inputs + caches, outputs, signature)
-        return logits[0].copyOf()
+        // Inputs are read before outputs are written, so each cache buffer serves as both.
+        model.run(signature, feed, outputs)
+        return FloatArray(layout.vocabularySize).also { logits.asFloatBuffer().get(it) }
     }
 
     /**
@@ -144,10 +149,7 @@ class ActionModel private constructor(
         }
     }
 
-    override fun close() {
-        interpreter.close()
-        (delegate as? AutoCloseable)?.close()
-    }
+    override fun close() = model.close()
 
     companion object {
         const val PREFILL = "prefill"
@@ -155,7 +157,6 @@ class ActionModel private constructor(
         private const val LOGITS = "logits"
         private val PREFILL_INPUTS = setOf("tokens", "length", "start")
         private val DECODE_INPUTS = setOf("token", "position")
-        private const val CPU_THREADS = 2
 
         /**
          * Opens `fileName` of the bundled action export on `requested` (falling back to the CPU).
@@ -163,7 +164,8 @@ class ActionModel private constructor(
          *     from `manifest.json`, or the manifest is not an action model's
          */
         @Throws(ModelMismatchException::class)
-        fun create(context: Context, assets: ModelAssets, fileName: String, requested: Accelerator): ActionModel {
+        fun create(context: Context, assets: ModelAssets, fileName: String, requested: Accelerator,
+                   runtime: ModelRuntime = ModelRuntimes.current): ActionModel {
             val manifest = assets.open("manifest.json").use { JSONObject(it.readBytes().toString(Charsets.UTF_8)) }
             val where = "${assets.folder}/manifest.json"
             if (manifest.optString("task") != "action") {
@@ -175,31 +177,25 @@ class ActionModel private constructor(
             val buffer = assets.mapModel(fileName)
             var reason: String? = null
             if (requested != Accelerator.CPU) {
-                var delegate: Delegate? = null
-                var interpreter: Interpreter? = null
+                var model: LoadedModel? = null
                 try {
-                    delegate = LiteRtModel.createDelegate(requested)
-                    interpreter = Interpreter(buffer, Interpreter.Options().addDelegate(delegate))
-                    val layout = checkSignatures(interpreter, manifest, fileName, where)
-                    return ActionModel(interpreter, delegate, layout, tokenizer, fileName, requested, null)
-                        .also { it.warmUp() }
+                    model = runtime.load(buffer, requested)
+                    val layout = checkSignatures(model, manifest, fileName, where)
+                    return ActionModel(model, layout, tokenizer, fileName, requested, null).also { it.warmUp() }
                 } catch (e: ModelMismatchException) {
-                    interpreter?.close()
-                    (delegate as? AutoCloseable)?.close()
+                    model?.close()
                     throw e
                 } catch (e: Exception) {  // unsupported device, driver, op or signature: the CPU runs it
-                    interpreter?.close()
-                    (delegate as? AutoCloseable)?.close()
-                    val why = e.message?.lineSequence()?.firstOrNull() ?: e.javaClass.simpleName
-                    reason = "${requested.label} unavailable: $why"
+                    model?.close()
+                    reason = "${requested.label} unavailable: ${LiteRtModel.firstLine(e)}"
                 }
             }
-            val interpreter = Interpreter(buffer, Interpreter.Options().setNumThreads(CPU_THREADS).setUseXNNPACK(true))
+            val model = runtime.load(buffer, Accelerator.CPU)
             try {
-                val layout = checkSignatures(interpreter, manifest, fileName, where)
-                return ActionModel(interpreter, null, layout, tokenizer, fileName, Accelerator.CPU, reason)
+                val layout = checkSignatures(model, manifest, fileName, where)
+                return ActionModel(model, layout, tokenizer, fileName, Accelerator.CPU, reason)
             } catch (e: Exception) {
-                interpreter.close()
+                model.close()
                 throw e
             }
         }
@@ -260,39 +256,41 @@ class ActionModel private constructor(
          * the caches shared by both, and sizes that agree with prompt_length, max_length and the
          * vocabulary.
          */
-        private fun checkSignatures(interpreter: Interpreter, manifest: JSONObject, fileName: String,
+        private fun checkSignatures(model: LoadedModel, manifest: JSONObject, fileName: String,
                                     where: String): Layout {
             val signatures = manifest.optJSONObject("signatures")
                 ?: throw ModelMismatchException("$where: no \"signatures\"")
-            val keys = interpreter.signatureKeys.toSet()
+            val keys = model.signatureKeys.toSet()
+            val inputs = HashMap<String, Map<String, TensorSpec>>()
+            val outputs = HashMap<String, Map<String, TensorSpec>>()
             for (key in listOf(PREFILL, DECODE)) {
                 val spec = signatures.optJSONObject(key)
                     ?: throw ModelMismatchException("$where: no \"$key\" signature")
                 if (key !in keys) {
                     throw ModelMismatchException("$fileName: signatures are $keys; $where expects $key")
                 }
-                checkTensors(fileName, key, "inputs", spec.getJSONObject("inputs"),
-                    interpreter.getSignatureInputs(key).toSet()) { interpreter.getInputTensorFromSignature(it, key) }
-                checkTensors(fileName, key, "outputs", spec.getJSONObject("outputs"),
-                    interpreter.getSignatureOutputs(key).toSet()) { interpreter.getOutputTensorFromSignature(it, key) }
+                inputs[key] = model.inputs(key).associateBy { it.name }
+                outputs[key] = model.outputs(key).associateBy { it.name }
+                checkTensors(fileName, key, "inputs", spec.getJSONObject("inputs"), inputs.getValue(key))
+                checkTensors(fileName, key, "outputs", spec.getJSONObject("outputs"), outputs.getValue(key))
             }
-            val prefillInputs = interpreter.getSignatureInputs(PREFILL).toSet()
+            val prefillInputs = inputs.getValue(PREFILL).keys
             val cacheNames = (prefillInputs - PREFILL_INPUTS).sorted()
-            val decodeInputs = interpreter.getSignatureInputs(DECODE).toSet()
+            val decodeInputs = inputs.getValue(DECODE).keys
             val missing = (PREFILL_INPUTS - prefillInputs) + (DECODE_INPUTS - decodeInputs)
             if (missing.isNotEmpty() || cacheNames.toSet() != decodeInputs - DECODE_INPUTS || cacheNames.isEmpty()) {
                 throw ModelMismatchException("$fileName: not a KV-cache model: prefill takes $prefillInputs, " +
                     "decode $decodeInputs")
             }
             for (key in listOf(PREFILL, DECODE)) {
-                val outs = interpreter.getSignatureOutputs(key).toSet()
+                val outs = outputs.getValue(key).keys
                 if (outs != cacheNames.toSet() + LOGITS) {
                     throw ModelMismatchException("$fileName: $key writes $outs; expected $LOGITS and the caches $cacheNames")
                 }
             }
-            val promptLength = interpreter.getInputTensorFromSignature("tokens", PREFILL).shape()[1]
-            val maxLength = interpreter.getInputTensorFromSignature(cacheNames[0], PREFILL).shape()[1]
-            val vocabulary = interpreter.getOutputTensorFromSignature(LOGITS, DECODE).shape()[1]
+            val promptLength = inputs.getValue(PREFILL).getValue("tokens").shape()[1]
+            val maxLength = inputs.getValue(PREFILL).getValue(cacheNames[0]).shape()[1]
+            val vocabulary = outputs.getValue(DECODE).getValue(LOGITS).shape()[1]
             val sizes = listOf("prompt_length" to promptLength, "max_length" to maxLength,
                 "vocabulary_size" to vocabulary)
             for ((field, size) in sizes) {
@@ -300,21 +298,28 @@ class ActionModel private constructor(
                     throw ModelMismatchException("$fileName: $field is $size in the file, ${manifest.opt(field)} in $where")
                 }
             }
-            return Layout(promptLength, maxLength, vocabulary, cacheNames)
+            // Buffers are sized at 4 bytes an element: int32 and float32 only.
+            val odd = (inputs.values + outputs.values).flatMap { it.values }.filter { it.dtype != "int32" && it.dtype != "float32" }
+            if (odd.isNotEmpty()) {
+                throw ModelMismatchException("$fileName: tensors of other types than int32 and float32: $odd")
+            }
+            val bytes = inputs.mapValues { (_, specs) -> specs.mapValues { 4 * it.value.elementCount() } }
+            return Layout(promptLength, maxLength, vocabulary, cacheNames, bytes)
         }
 
-        private fun checkTensors(fileName: String, key: String, side: String, spec: JSONObject, names: Set<String>,
-                                 tensor: (String) -> org.tensorflow.lite.Tensor) {
+        private fun checkTensors(fileName: String, key: String, side: String, spec: JSONObject,
+                                 tensors: Map<String, TensorSpec>) {
             val expected = spec.keys().asSequence().toSet()
+            val names = tensors.keys
             if (expected != names) {
                 throw ModelMismatchException("$fileName: $key $side are ${names.sorted()}; " +
                     "manifest.json expects ${expected.sorted()}")
             }
             for (name in names) {
-                val t = tensor(name)
+                val t = tensors.getValue(name)
                 val want = spec.getJSONObject(name)
                 val wantShape = want.getJSONArray("shape").let { a -> IntArray(a.length()) { a.getInt(it) } }
-                val dtype = t.dataType().name.lowercase()
+                val dtype = t.dtype
                 if (dtype != want.getString("dtype") || !t.shape().contentEquals(wantShape)) {
                     throw ModelMismatchException("$fileName: $key $side $name is $dtype ${t.shape().contentToString()}; " +
                         "manifest.json expects ${want.getString("dtype")} ${wantShape.contentToString()}")

@@ -1,115 +1,104 @@
 package org.ondevice.demo
 
-import android.os.Build
 import java.io.Closeable
+import java.nio.ByteBuffer
+import java.nio.ByteOrder
 import org.ondevice.core.ModelManifest
 import org.ondevice.core.ModelMismatchException
 import org.ondevice.core.TensorSpec
-import org.tensorflow.lite.Delegate
-import org.tensorflow.lite.Interpreter
-import org.tensorflow.lite.gpu.CompatibilityList
-import org.tensorflow.lite.gpu.GpuDelegate
-import org.tensorflow.lite.nnapi.NnApiDelegate
 
 /**
- * A `.tflite` file opened with the LiteRT Interpreter on the requested accelerator, falling back
- * to the CPU (XNNPACK) with the reason kept in [fallbackReason], and refused when its tensors
- * differ from the manifest.
+ * A classifier's or recommender's `.tflite` (one signature, int32 inputs, one float32 output)
+ * opened by the [ModelRuntime] on the requested accelerator, falling back to the CPU (XNNPACK)
+ * with the reason kept in [fallbackReason], and refused when its sha256 or tensors differ from
+ * the manifest.
  *
  * Not thread-safe by design: create, run and close it on one thread ([ModelThread]).
  * ```
  * val model = LiteRtModel.create(assets, "fp32.tflite", Accelerator.GPU)
  * model.accelerator     // GPU, or CPU after a fallback
- * val probabilities = model.run(arrayOf(ids, mask, segments))
+ * val probabilities = model.run(listOf(ids, mask, segments))   // the manifest's input order
  * ```
  */
 class LiteRtModel private constructor(
-    private val interpreter: Interpreter,
-    private val delegate: Delegate?,
+    private val model: LoadedModel,
+    private val signature: String,
+    private val inputs: List<TensorSpec>,
+    private val output: TensorSpec,
     val fileName: String,
     val requested: Accelerator,
     val accelerator: Accelerator,
     val fallbackReason: String?,
-    val outputSize: Int,
 ) : Closeable {
+    val outputSize: Int = output.elementCount()
+    private val inputBuffers = inputs.map { direct(4 * it.elementCount()) }
+    private val outputBuffer = direct(4 * outputSize)
 
-    /** One invoke; `inputs` in the manifest's input order, each shaped like its tensor. */
-    fun run(inputs: Array<Any>): FloatArray {
-        val output = Array(1) { FloatArray(outputSize) }
-        interpreter.runForMultipleInputsOutputs(inputs, mapOf(0 to output))
-        return output[0]
+    /** One call; `values` in the manifest's input order, each flattened. */
+    fun run(values: List<IntArray>): FloatArray {
+        require(values.size == inputs.size) { "${values.size} inputs given, $fileName has ${inputs.size}" }
+        val feed = HashMap<String, ByteBuffer>()
+        for ((i, spec) in inputs.withIndex()) {
+            require(values[i].size == spec.elementCount()) { "${spec.name} takes ${spec.elementCount()} values, got ${values[i].size}" }
+            inputBuffers[i].asIntBuffer().put(values[i])
+            feed[spec.name] = inputBuffers[i]
+        }
+        model.run(signature, feed, mapOf(output.name to outputBuffer))
+        return FloatArray(outputSize).also { outputBuffer.asFloatBuffer().get(it) }
     }
 
-    override fun close() {
-        interpreter.close()
-        (delegate as? AutoCloseable)?.close()
-    }
+    override fun close() = model.close()
 
     companion object {
-        private const val CPU_THREADS = 2
+        internal fun direct(bytes: Int): ByteBuffer = ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder())
 
         /** @throws ModelMismatchException when the file or its tensors do not match the manifest */
         @Throws(ModelMismatchException::class)
-        fun create(assets: ModelAssets, fileName: String, requested: Accelerator): LiteRtModel {
+        fun create(assets: ModelAssets, fileName: String, requested: Accelerator,
+                   runtime: ModelRuntime = ModelRuntimes.current): LiteRtModel {
             val buffer = assets.mapModel(fileName)
-            var reason: String? = null
-            var delegate: Delegate? = null
-            var interpreter: Interpreter? = null
-            if (requested != Accelerator.CPU) {
-                try {
-                    delegate = createDelegate(requested)
-                    interpreter = Interpreter(buffer, Interpreter.Options().addDelegate(delegate))
-                } catch (e: Exception) {  // unsupported device, driver or op: fall back to the CPU
-                    (delegate as? AutoCloseable)?.close()
-                    delegate = null
-                    reason = "${requested.label} unavailable: ${e.message?.lineSequence()?.firstOrNull() ?: e.javaClass.simpleName}"
-                }
-            }
-            if (interpreter == null) {
-                interpreter = Interpreter(buffer, Interpreter.Options().setNumThreads(CPU_THREADS).setUseXNNPACK(true))
-            }
+            val (model, accelerator, reason) = loadWithFallback(runtime, buffer, requested)
             try {
-                checkTensors(interpreter, assets.manifest, fileName)
-            } catch (e: ModelMismatchException) {
-                interpreter.close()
-                (delegate as? AutoCloseable)?.close()
+                val signature = model.signatureKeys.singleOrNull()
+                    ?: throw ModelMismatchException("$fileName: signatures ${model.signatureKeys}; expected one")
+                val entry = assets.manifest.file(fileName)
+                val inputs = inManifestOrder(model.inputs(signature), entry.inputs)
+                val outputs = inManifestOrder(model.outputs(signature), entry.outputs)
+                assets.manifest.checkTensors(fileName, inputs, outputs)
+                if (inputs.any { it.dtype != "int32" } || outputs.size != 1 || outputs[0].dtype != "float32") {
+                    throw ModelMismatchException("$fileName: needs int32 inputs and one float32 output, has $inputs -> $outputs")
+                }
+                return LiteRtModel(model, signature, inputs, outputs[0], fileName, requested, accelerator, reason)
+            } catch (e: Exception) {
+                model.close()
                 throw e
             }
-            val outputSize = interpreter.getOutputTensor(0).numElements()
-            return LiteRtModel(interpreter, delegate, fileName, requested,
-                if (delegate != null) requested else Accelerator.CPU, reason, outputSize)
         }
 
-        /** The delegate of `accelerator` (the Assistant's [ActionModel] makes its own the same way). */
-        internal fun createDelegate(accelerator: Accelerator): Delegate = when (accelerator) {
-            Accelerator.GPU -> {
-                val compatibility = CompatibilityList()
+        /**
+         * `requested` if the runtime can open the model there, else the CPU; the reason of a
+         * fallback is its first message line.
+         */
+        internal fun loadWithFallback(runtime: ModelRuntime, buffer: ByteBuffer, requested: Accelerator):
+            Triple<LoadedModel, Accelerator, String?> {
+            var reason: String? = null
+            if (requested != Accelerator.CPU) {
                 try {
-                    if (!compatibility.isDelegateSupportedOnThisDevice) {
-                        throw IllegalStateException("the GPU delegate does not support this device's GPU")
-                    }
-                    GpuDelegate(compatibility.bestOptionsForThisDevice)
-                } finally {
-                    compatibility.close()
+                    return Triple(runtime.load(buffer, requested), requested, null)
+                } catch (e: Exception) {  // unsupported device, driver or op: fall back to the CPU
+                    reason = "${requested.label} unavailable: ${firstLine(e)}"
                 }
             }
-            Accelerator.NNAPI -> {
-                if (Build.VERSION.SDK_INT < Build.VERSION_CODES.O_MR1) {
-                    throw IllegalStateException("NNAPI needs Android 8.1 (API 27)")
-                }
-                // No NNAPI CPU reference path: ops NNAPI cannot accelerate run on LiteRT's CPU.
-                NnApiDelegate(NnApiDelegate.Options().setUseNnapiCpu(false))
-            }
-            Accelerator.CPU -> throw IllegalArgumentException("the CPU needs no delegate")
+            return Triple(runtime.load(buffer, Accelerator.CPU), Accelerator.CPU, reason)
         }
 
-        private fun spec(tensor: org.tensorflow.lite.Tensor) =
-            TensorSpec(tensor.name(), tensor.dataType().name.lowercase(), tensor.shape())
+        internal fun firstLine(e: Throwable): String =
+            e.message?.lineSequence()?.firstOrNull() ?: e.javaClass.simpleName
 
-        private fun checkTensors(interpreter: Interpreter, manifest: ModelManifest, fileName: String) {
-            val inputs = (0 until interpreter.inputTensorCount).map { spec(interpreter.getInputTensor(it)) }
-            val outputs = (0 until interpreter.outputTensorCount).map { spec(interpreter.getOutputTensor(it)) }
-            manifest.checkTensors(fileName, inputs, outputs)
+        /** The runtime's tensors (a signature lists them by name) in the manifest's order. */
+        private fun inManifestOrder(tensors: List<TensorSpec>, manifest: List<TensorSpec>): List<TensorSpec> {
+            val rank = manifest.withIndex().associate { it.value.name to it.index }
+            return tensors.sortedBy { rank[it.name] ?: Int.MAX_VALUE }
         }
     }
 }

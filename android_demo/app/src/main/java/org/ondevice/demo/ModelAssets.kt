@@ -1,10 +1,11 @@
 package org.ondevice.demo
 
 import android.content.Context
+import java.io.FileInputStream
 import java.nio.MappedByteBuffer
+import java.nio.channels.FileChannel
 import org.ondevice.core.ModelManifest
 import org.ondevice.core.ModelMismatchException
-import org.tensorflow.lite.support.common.FileUtil
 
 /**
  * One bundled export in the app's assets (`assets/<folder>/`, written by
@@ -37,7 +38,12 @@ class ModelAssets private constructor(
             throw ModelMismatchException("$folder/$name: not in the app's assets; run python -m export.bundle")
         }
         open(name).use { manifest.verifySha256(name, it) }
-        return FileUtil.loadMappedFile(context, "$folder/$name")
+        // Stored uncompressed (build.gradle.kts: noCompress "tflite"), so it maps from the APK.
+        return context.assets.openFd("$folder/$name").use { fd ->
+            FileInputStream(fd.fileDescriptor).use {
+                it.channel.map(FileChannel.MapMode.READ_ONLY, fd.startOffset, fd.declaredLength)
+            }
+        }
     }
 
     companion object {

@@ -40,7 +40,7 @@ class MovieRecommender(assets: ModelAssets, fileName: String, accelerator: Accel
 
     fun recommend(likedMovieIds: List<Long>, k: Int = 10): Result {
         val start = SystemClock.elapsedRealtimeNanos()
-        val scores = model.run(arrayOf(arrayOf(rules.buildInput(likedMovieIds))))
+        val scores = model.run(listOf(rules.buildInput(likedMovieIds)))
         val items = rules.topK(scores, likedMovieIds, k)
         val millis = (SystemClock.elapsedRealtimeNanos() - start) / 1e6
         return Result(items, millis, model.accelerator, model.fallbackReason)

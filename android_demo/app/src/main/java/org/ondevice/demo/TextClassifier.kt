@@ -40,7 +40,7 @@ class TextClassifier(private val assets: ModelAssets, fileName: String, accelera
 
     fun probabilities(text: String): FloatArray {
         val e = tokenizer.encode(text, length)
-        return model.run(arrayOf(arrayOf(e.tokenIds), arrayOf(e.paddingMask), arrayOf(e.segmentIds)))
+        return model.run(listOf(e.tokenIds, e.paddingMask, e.segmentIds))  // the manifest's input order
     }
 
     fun classify(text: String, topK: Int = 3): Result {
