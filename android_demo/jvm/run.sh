@@ -11,7 +11,7 @@
 # recommender the Recommend screen, an action export the Assistant screen; each screen's
 # tests compare what it shows with that export's golden.json. Without exports only the compile
 # runs. Needs: JDK 17 (kotlinc), a JDK 21+ (javac against API 36 class files and Robolectric's
-# SDK 36: TEST_JAVA_HOME, else /usr/lib/jvm/temurin-25-jdk-amd64), Maven, Debian's aapt, and
+# SDK 36: TEST_JAVA_HOME, else the first under /usr/lib/jvm), Maven, Debian's aapt, and
 # for the tests python with the project installed (export.bundle, ai_edge_litert's libLiteRt.so,
 # or LITERT_LIB=<path>).
 set -euo pipefail
@@ -29,7 +29,7 @@ command -v java >/dev/null || fail "java not found (apt-get install -y openjdk-1
 java_major() { "$1" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p'; }
 hi="${TEST_JAVA_HOME:-}"
 if [[ -z "$hi" ]]; then
-    for candidate in "${JAVA_HOME:-}" /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/java-21-openjdk-amd64; do
+    for candidate in "${JAVA_HOME:-}" /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/*; do
         if [[ -n "$candidate" && -x "$candidate/bin/javac" && "$(java_major "$candidate/bin/java")" -ge 21 ]]; then
             hi="$candidate"; break
         fi
