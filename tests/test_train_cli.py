@@ -33,9 +33,13 @@ def test_missing_data_is_a_one_line_error(tmp_path):
 
 
 def tiny_intents_run(workdir, *extra):
+    # The shipped recipe's stages (pretrain, finetune, TF-IDF teacher, distill), each cut short:
+    # a slow CI machine spent 10 min on this test with 8 augmented copies x 10 distill epochs.
     return run("pipeline.train", f"--config={INTENTS}", f"--workdir={workdir}",
                "--config.pretrain.max_steps=10", "--config.train.epochs=6",
-               "--config.model.num_layers=1", *extra)
+               "--config.model.num_layers=1", "--config.model.hidden_dim=64",
+               "--config.model.intermediate_dim=128", "--config.distill.augment_copies=1",
+               "--config.distill.epochs=2", *extra)
 
 
 @pytest.mark.slow
