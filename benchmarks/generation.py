@@ -103,7 +103,7 @@ def workdir_rows(workdir: str, latency_commands: int) -> list:
     manifest = contract.read_manifest(export_dir)
     config = read_config(workdir)
     splits = stage.load_splits(config)
-    tok = bpe.BPETokenizer.load(export_dir)
+    tok = bpe.load(export_dir)
     lengths = sorted(len(tok.encode_example(r.text)) for r in splits.eval)
     median = min(splits.eval, key=lambda r: abs(len(tok.encode_example(r.text))
                                                 - lengths[len(lengths) // 2]))

@@ -66,7 +66,7 @@ def test_config_refuses_inconsistent_sizes():
     with pytest.raises(ValueError, match="num_kv_heads must divide num_heads"):
         tiny_config(num_kv_heads=3)
     with pytest.raises(ValueError, match="num_layers"):
-        tiny_config(num_layers=7)
+        tiny_config(num_layers=65)
 
 
 def test_seeded_weights_are_reproducible_and_distinct():

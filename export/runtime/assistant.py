@@ -35,7 +35,7 @@ MAX_NEW_TOKENS = 64
 
 def load_tokenizer(folder: str):
     from pipeline.tasks.action import tokenizer as bpe
-    return bpe.BPETokenizer.load(folder)
+    return bpe.load(folder)
 
 
 class Assistant:

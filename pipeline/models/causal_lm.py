@@ -68,7 +68,7 @@ class CausalLMConfig:
     def __post_init__(self):
         checks = [
             (self.vocabulary_size >= 2, "vocabulary_size must be >= 2"),
-            (1 <= self.num_layers <= 6, "num_layers must be in 1..6"),
+            (1 <= self.num_layers <= 64, "num_layers must be in 1..64"),
             (self.num_heads >= 1 and self.hidden_dim % self.num_heads == 0,
              "num_heads must divide hidden_dim"),
             (self.num_kv_heads >= 1 and self.num_heads % self.num_kv_heads == 0,

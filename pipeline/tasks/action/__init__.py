@@ -72,7 +72,7 @@ class ActionTask(base.Task):
 
         require_files(workdir, [*self.workdir_files, "model.keras"])
         splits = stage.load_splits(config)
-        tok = bpe.BPETokenizer.load(workdir)
+        tok = bpe.load(workdir)
         model = load_model(os.path.join(workdir, "model.keras"))
         self._report(model, tok, splits, config, workdir, started)
         print(f"wrote {workdir}/metrics.json")

@@ -46,6 +46,10 @@ def default_config() -> ml_collections.ConfigDict:
     c.model.dropout = 0.0  # the model has no dropout
     c.model.max_length = 128  # C: cache length = the longest prompt + action, in tokens
     c.model.prompt_length = 32  # P: prefill chunk (the export's prefill signature)
+    # A folder from `python -m pipeline.prepare_model` (a pretrained LLM as a CausalLM and its
+    # own tokenizer): fine-tuned instead of a model trained here; its sizes replace the
+    # model.* sizes above and the tokenizer.* fields are unused. "" = train from scratch.
+    c.model.pretrained = ""
 
     c.stages = ml_collections.ConfigDict()
     c.stages.lm_pretrain = True
@@ -66,6 +70,9 @@ def default_config() -> ml_collections.ConfigDict:
     # The part of those swapped values that are made up (stage._synthetic_value) rather than
     # another command's: values no training command holds, so recall cannot produce them.
     c.finetune.synthetic_values = 0.0
+    # > 0: LoRA adapters of this rank on every projection, the rest frozen, merged into the
+    # kernels at the end (pipeline/tasks/action/pretrained.py); 0: every weight trains.
+    c.finetune.lora_rank = 0
 
     c.generation = ml_collections.ConfigDict()
     c.generation.max_new_tokens = 64  # greedy decoding stops here (or at eos / a full cache)
@@ -93,6 +100,7 @@ RULES = {
     "model.dropout": base.Rule("0 (the causal LM has no dropout)", lambda v: v == 0),
     "model.max_length": integer(8, 2048).also("> model.prompt_length"),
     "model.prompt_length": integer(1),
+    "model.pretrained": TEXT,
     "stages.lm_pretrain": BOOLEAN,
     "stages.finetune": BOOLEAN.also("must be True: it trains the command -> action model"),
     "lm_pretrain.epochs": integer(1),
@@ -103,6 +111,7 @@ RULES = {
     "finetune.learning_rate": LEARNING_RATE,
     "finetune.swap_copies": integer(0, 20),
     "finetune.synthetic_values": number(0, 1),
+    "finetune.lora_rank": integer(0, 256),
     "generation.max_new_tokens": integer(1),
     "generation.num_examples_shown": integer(0, 1000),
     "data.train_file": NAME,
@@ -123,6 +132,12 @@ def cross_check(config) -> None:
         raise base.field_error("model.prompt_length", m.prompt_length,
                                f"must be < --config.model.max_length={m.max_length} (the cache "
                                "holds the prompt and the action)")
+    if config.model.pretrained and config.stages.lm_pretrain:
+        raise base.field_error("stages.lm_pretrain", True, "must be False with "
+                               "--config.model.pretrained (the model is pretrained already)")
+    if config.finetune.lora_rank and not config.model.pretrained:
+        raise base.field_error("finetune.lora_rank", config.finetune.lora_rank,
+                               "needs --config.model.pretrained (LoRA adapts a pretrained model)")
     if not config.stages.finetune:
         raise base.field_error("stages.finetune", False, "must be True: it is the stage that "
                                "trains command -> action")

@@ -50,7 +50,12 @@ def load_export(workdir, config, model, model_path) -> dict:
     if not isinstance(model, CausalLM):
         raise UserError(f"{model_path}: not a causal LM ({type(model).__name__}); the action "
                         "task exports pipeline/models/causal_lm.py models")
-    tok = bpe.BPETokenizer.load(workdir)
+    tok = bpe.load(workdir)
+    if not isinstance(tok, bpe.BPETokenizer):
+        # The manifest, runtime, golden vectors and Java core know only this task's own BPE
+        # and `bos cmd sep` prompt so far; a half-described export would decode wrongly.
+        raise UserError(f"{workdir}: a pretrained model's ChatML tokenizer "
+                        "(--config.model.pretrained); its export is not built yet")
     if tok.vocabulary_size != model.config.vocabulary_size:
         raise UserError(f"{workdir}/vocabulary.json: {tok.vocabulary_size} tokens but the "
                         f"model has {model.config.vocabulary_size}; retrain the workdir")

@@ -118,15 +118,20 @@ def read_extra_texts(file_list: str) -> list:
     return texts
 
 
-def prepare_tokenizer(workdir: str, config, train: list, extra_texts=()) -> bpe.BPETokenizer:
-    """The workdir's tokenizer (vocabulary.json, merges.txt), trained on the training commands
-    and actions (and the extra texts) the first time."""
-    if not os.path.exists(os.path.join(workdir, bpe.VOCAB_FILENAME)):
+def prepare_tokenizer(workdir: str, config, train: list, extra_texts=()):
+    """The workdir's tokenizer (vocabulary.json, merges.txt): the pretrained model's own
+    (`model.pretrained`, copied the first time), or else trained on the training commands and
+    actions (and the extra texts) the first time."""
+    from pipeline.tasks.action import pretrained
+
+    if config.model.pretrained:
+        pretrained.copy_tokenizer(config.model.pretrained, workdir)
+    elif not os.path.exists(os.path.join(workdir, bpe.VOCAB_FILENAME)):
         texts = [r.text for r in train] + [r.action for r in train] + list(extra_texts)
         tok = bpe.train(texts, config.tokenizer.vocabulary_size,
                         config.tokenizer.min_frequency, seed=config.seed)
         tok.save(workdir)
-    return bpe.BPETokenizer.load(workdir)
+    return bpe.load(workdir)
 
 
 def pad(sequences, length: int) -> np.ndarray:
@@ -206,16 +211,17 @@ def swap_values(examples: list, copies: int, seed: int, synthetic: float = 0.0) 
 
 
 def finetune_arrays(tok, examples, config) -> tuple:
-    """(inputs, targets, weights) [N, T]: `bos cmd sep action eos` shifted by one; the weight
-    is 1 on the targets after sep (the action's tokens and eos), 0 on the prompt's and pad."""
+    """(inputs, targets, weights) [N, T]: `prompt action eos` shifted by one (the prompt:
+    `bos cmd sep`, or a pretrained model's ChatML turn); the weight is 1 on the targets after
+    the prompt (the action's tokens and eos), 0 on the prompt's and pad."""
     sequences = [tok.encode_example(r.text, r.action) for r in examples]
     _check_fits(sequences, config, "training command + action")
     ids = pad(sequences, max(len(s) for s in sequences))
     inputs, targets = ids[:, :-1], ids[:, 1:]
     weights = np.zeros(targets.shape, np.float32)
-    for i, s in enumerate(sequences):
-        sep = s.index(tok.sep_id)
-        weights[i, sep:len(s) - 1] = 1.0  # target t predicts token t+1: tokens after sep
+    for i, (r, s) in enumerate(zip(examples, sequences)):
+        last = len(tok.encode_example(r.text)) - 1  # the prompt's last token
+        weights[i, last:len(s) - 1] = 1.0  # target t predicts token t+1: the action's
     return inputs, targets, weights
 
 
@@ -271,13 +277,17 @@ def bucketed_dataset(inputs, targets, weights, batch_size, seed):
     return tf.data.Dataset.from_generator(batches, output_signature=spec).prefetch(2)
 
 
-def _fit(stage, model, arrays, seed):
+def _fit(stage, model, arrays, seed, merge=None):
+    """`merge` (pretrained.add_lora's): the LoRA-free model written to model.keras, filled
+    from the trained one after the last step."""
     import keras
 
     inputs, targets, weights = arrays
     stage.fit(model, functools.partial(bucketed_dataset, inputs, targets, weights,
                                        stage.batch_size, seed), len(inputs), loss=_loss(),
-              weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+              weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+              save=None if merge is None else merge.model,
+              finish=None if merge is None else merge)
 
 
 def run(workdir: str, config, tok, train: list, extra_texts=()) -> object:
@@ -286,13 +296,20 @@ def run(workdir: str, config, tok, train: list, extra_texts=()) -> object:
 
     from pipeline import training
     from pipeline.models import causal_lm
+    from pipeline.tasks.action import pretrained
 
     seed = config.seed
     finetune = training.Stage(workdir, FINETUNE, config.finetune, config.train)
     pretrain = training.Stage(workdir, PRETRAIN, config.lm_pretrain, config.train)
     if finetune.done():
         return finetune.load()
-    if config.stages.lm_pretrain and pretrain.done():
+    save = None
+    if config.model.pretrained:
+        model = pretrained.load_model(config.model.pretrained, config.model.max_length)
+        print(f"{config.model.pretrained}: {causal_lm.count_params(model)} parameters, "
+              f"{model.config.num_layers} layers")
+        save = pretrained.add_lora(model, config.finetune.lora_rank)
+    elif config.stages.lm_pretrain and pretrain.done():
         model = pretrain.load()
     else:
         model = causal_lm.build_causal_lm(model_config(config, tok.vocabulary_size), seed)
@@ -308,5 +325,5 @@ def run(workdir: str, config, tok, train: list, extra_texts=()) -> object:
     arrays = finetune_arrays(tok, train + swapped, config)
     print(f"{FINETUNE}: {len(train)} commands + {len(swapped)} with swapped values, "
           f"{int(arrays[2].sum())} action target tokens")
-    _fit(finetune, model, arrays, seed + 1)
-    return model
+    _fit(finetune, model, arrays, seed + 1, save)
+    return save.model if save is not None else model

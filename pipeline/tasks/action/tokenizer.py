@@ -297,3 +297,21 @@ def train(texts, vocab_size: int = 3000, min_frequency: int = 2, max_texts: int 
             if p != pair and pair_count.get(p, 0) > 0:
                 heapq.heappush(heap, key(p))
     return BPETokenizer(vocabulary, merges)
+
+
+def load(folder: str):
+    """The tokenizer saved in `folder`: a pretrained model's ChatML tokenizer when the folder
+    holds `chat_tokenizer.CONFIG_FILENAME`, else the BPE this module trains."""
+    from pipeline.tasks.action import chat_tokenizer
+
+    config_path = os.path.join(folder, chat_tokenizer.CONFIG_FILENAME)
+    if not os.path.exists(config_path):
+        return BPETokenizer.load(folder)
+    try:
+        with open(config_path, encoding="utf-8") as f:
+            config = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UserError(f"{config_path}: unreadable ({e})") from None
+    if not isinstance(config, dict) or config.get("format") != chat_tokenizer.FORMAT:
+        raise UserError(f"{config_path}: not a tokenizer config this project wrote")
+    return chat_tokenizer.ChatBPETokenizer.load(folder, config)
