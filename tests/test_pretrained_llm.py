@@ -9,6 +9,7 @@ real SmolLM2-135M-Instruct runs in the slow test where its wheel is present.
 """
 
 import glob
+import json
 import os
 import zipfile
 
@@ -300,9 +301,28 @@ def test_lora_fine_tune_of_a_prepared_model_writes_a_plain_merged_model(tiny, tm
                for a, b in zip(pretrained._projections(after), pretrained._projections(before))]
     assert all(changed)  # every projection's kernel took its trained adapter
     assert "exact" in (workdir / "metrics.json").read_text()
-    r = run("export.convert", f"--workdir={workdir}")
-    assert_one_line_error(r, "ChatML", "not built yet")
-    assert not os.path.exists(workdir / "export")
+    # The same two-signature export, with the ChatML tokenizer's three files beside it.
+    r = run("export.convert", f"--workdir={workdir}", "--variants=fp32")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    export_dir = workdir / "export"
+    manifest = json.loads((export_dir / "manifest.json").read_text())
+    tokenizer = manifest["tokenizer"]
+    assert tokenizer["type"] == "chatml_byte_level_bpe" and tokenizer["pre"] == "smollm"
+    assert sorted(tokenizer["sha256"]) == ["merges.txt", "tokenizer_config.json",
+                                           "vocabulary.json"]
+    for name in tokenizer["sha256"]:
+        assert (export_dir / name).read_bytes() == (workdir / name).read_bytes(), name
+    assert manifest["special_ids"]["eos"] != manifest["special_ids"]["bos"]
+    assert manifest["files"]["fp32.tflite"]["checks"]["parity"]["tokens_identical"] == 1.0
+    golden = json.loads((export_dir / "golden.json").read_text())
+    cases = golden["action_tokenizer"]["cases"]
+    assert "给妈妈发微信说我晚点到" in [c["text"] for c in cases]
+    assert all(c["decoded"] == c["text"] for c in cases)
+    r = run("export.check", str(export_dir), "--require=parity,metadata")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    (export_dir / "tokenizer_config.json").write_text("{}", encoding="utf-8")
+    assert_one_line_error(run("export.check", str(export_dir), "--require=metadata"),
+                          "tokenizer_config.json", "sha256 differs")
 
 
 SMOLLM2_WHEEL = os.environ.get("SMOLLM2_WHEEL", "")

@@ -6,7 +6,9 @@ greedy actions, and its own GPU check.
                 quantized on the fly: kv_cache's `int8`). int8_full is refused: a calibrated
                 integer cache and attention are not built.
   files beside  vocabulary.json and merges.txt (the byte-level BPE, named in the manifest's
-                `tokenizer` with their digests), check_commands.json (the evaluation commands,
+                `tokenizer` with their digests; a pretrained model's ChatML tokenizer adds
+                tokenizer_config.json: its special tokens, pre-tokeniser and system line),
+                check_commands.json (the evaluation commands,
                 their reference actions and the Keras model's greedy token ids: the gate runs
                 the files on them without TensorFlow or the dataset). No TFLite metadata: its
                 schema has no causal-LM tokenizer or two-signature layout.
@@ -38,6 +40,7 @@ QUANTIZATION = {"fp32": "none", "fp16": "float16 weights, float32 arithmetic",
                 "int8_dynamic": "int8 weights, dynamic-range int8 activations"}
 CHECK_COMMANDS = "check_commands.json"
 TOKENIZER_FILES = ("vocabulary.json", "merges.txt")
+CHAT_CONFIG_FILE = "tokenizer_config.json"
 MIN_GPU_AGREEMENT = 0.99
 
 
@@ -51,11 +54,6 @@ def load_export(workdir, config, model, model_path) -> dict:
         raise UserError(f"{model_path}: not a causal LM ({type(model).__name__}); the action "
                         "task exports pipeline/models/causal_lm.py models")
     tok = bpe.load(workdir)
-    if not isinstance(tok, bpe.BPETokenizer):
-        # The manifest, runtime, golden vectors and Java core know only this task's own BPE
-        # and `bos cmd sep` prompt so far; a half-described export would decode wrongly.
-        raise UserError(f"{workdir}: a pretrained model's ChatML tokenizer "
-                        "(--config.model.pretrained); its export is not built yet")
     if tok.vocabulary_size != model.config.vocabulary_size:
         raise UserError(f"{workdir}/vocabulary.json: {tok.vocabulary_size} tokens but the "
                         f"model has {model.config.vocabulary_size}; retrain the workdir")
@@ -63,6 +61,32 @@ def load_export(workdir, config, model, model_path) -> dict:
     return {"sequence_length": 0, "output_size": tok.vocabulary_size, "tokenizer": tok,
             "splits": splits, "prompt_length": int(config.model.prompt_length),
             "eval_texts": [r.text for r in splits.eval]}
+
+
+def tokenizer_files(tok) -> tuple:
+    """The files that describe `tok`: the BPE's two, and the ChatML tokenizer's config."""
+    from pipeline.tasks.action.chat_tokenizer import ChatBPETokenizer
+
+    return (*TOKENIZER_FILES, CHAT_CONFIG_FILE) if isinstance(tok, ChatBPETokenizer) \
+        else TOKENIZER_FILES
+
+
+def _tokenizer_header(work: dict) -> tuple:
+    """(the manifest's `tokenizer` section, its `prompt_format` line)."""
+    tok = work["tokenizer"]
+    files = tokenizer_files(tok)
+    section = {"type": "byte_level_bpe", "vocabulary_file": files[0], "merges_file": files[1]}
+    prompt = ("bos, the command's token ids, sep; the model writes the action text, then eos")
+    if len(files) == 3:
+        # A phone port must apply this pre-tokeniser and write this ChatML turn, ids and all.
+        section.update(type="chatml_byte_level_bpe", config_file=files[2], pre=tok.pre,
+                       system=tok.system)
+        prompt = ("ChatML: <|im_start|>system\\n{system}<|im_end|>\\n<|im_start|>user\\n"
+                  "{command}<|im_end|>\\n<|im_start|>assistant\\n; the model writes the "
+                  "action text, then <|im_end|> (eos)")
+    section["sha256"] = {name: contract.sha256_file(os.path.join(work["workdir"], name))
+                         for name in files}
+    return section, prompt
 
 
 def evaluation(work: dict) -> dict:
@@ -141,6 +165,7 @@ def header(work: dict) -> dict:
 
     tok, cfg = work["tokenizer"], work["model"].config
     shapes = kv_cache.signature_shapes(cfg, work["prompt_length"])
+    tokenizer, prompt_format = _tokenizer_header(work)
     return {
         "prompt_length": work["prompt_length"],
         "max_length": cfg.max_length,
@@ -149,14 +174,10 @@ def header(work: dict) -> dict:
         "cache_dim": cfg.cache_dim,
         "special_ids": {"pad": tok.pad_id, "bos": tok.bos_id, "eos": tok.eos_id,
                         "sep": tok.sep_id},
-        "prompt_format": "bos, the command's token ids, sep; the model writes the action "
-                         "text, then eos",
+        "prompt_format": prompt_format,
         "action_format": "intent(slot=value, ...) as pipeline/tasks/action/actions.py writes "
                          "and parses it; the slot schema is the README's 'Assistant actions'",
-        "tokenizer": {"type": "byte_level_bpe", "vocabulary_file": TOKENIZER_FILES[0],
-                      "merges_file": TOKENIZER_FILES[1],
-                      "sha256": {name: contract.sha256_file(os.path.join(work["workdir"], name))
-                                 for name in TOKENIZER_FILES}},
+        "tokenizer": tokenizer,
         "signatures": {sig: {"inputs": {n: {"dtype": d, "shape": list(s)}
                                         for n, (d, s) in ins.items()},
                              "outputs": {n: {"dtype": d, "shape": list(s)}
@@ -166,7 +187,8 @@ def header(work: dict) -> dict:
 
 
 def associated_files(work: dict) -> dict:
-    return {name: os.path.join(work["workdir"], name) for name in TOKENIZER_FILES}
+    return {name: os.path.join(work["workdir"], name)
+            for name in tokenizer_files(work["tokenizer"])}
 
 
 def pack(data: bytes, work: dict) -> bytes:
@@ -180,7 +202,8 @@ def verify_metadata(export_dir: str, name: str, manifest) -> dict:
 
     problems = []
     sha = (manifest.get("tokenizer") or {}).get("sha256", {})
-    for file_name in TOKENIZER_FILES:
+    files = manifest_tokenizer_files(manifest)
+    for file_name in files:
         path = os.path.join(export_dir, file_name)
         if not os.path.isfile(path):
             problems.append(f"{file_name} missing beside the model")
@@ -199,9 +222,19 @@ def verify_metadata(export_dir: str, name: str, manifest) -> dict:
     missing = [s for s in ("prefill", "decode") if s not in signatures]
     if missing:
         problems.append(f"signature {', '.join(missing)} missing")
-    return {"ok": not problems, "problems": problems, "associated_files": list(TOKENIZER_FILES),
-            "summary": "prefill and decode signatures; vocabulary.json and merges.txt match "
-                       "the manifest and load (no TFLite metadata for this task)"}
+    return {"ok": not problems, "problems": problems, "associated_files": list(files),
+            "summary": f"prefill and decode signatures; {', '.join(files)} match the manifest "
+                       "and load (no TFLite metadata for this task)"}
+
+
+def manifest_tokenizer_files(manifest) -> tuple:
+    """The tokenizer files a manifest names (older manifests: the BPE's two)."""
+    spec = manifest.get("tokenizer") or {}
+    names = [spec.get("vocabulary_file", TOKENIZER_FILES[0]),
+             spec.get("merges_file", TOKENIZER_FILES[1])]
+    if spec.get("config_file"):
+        names.append(spec["config_file"])
+    return tuple(names)
 
 
 def _file_actions(path: str, commands: list, max_new_tokens: int) -> tuple:

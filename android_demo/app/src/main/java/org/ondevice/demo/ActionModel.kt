@@ -221,6 +221,11 @@ class ActionModel private constructor(
                                   where: String): ByteLevelBpeTokenizer {
             val spec = manifest.optJSONObject("tokenizer")
                 ?: throw ModelMismatchException("$where: no \"tokenizer\" section")
+            val type = spec.optString("type", "")
+            if (type != "byte_level_bpe") {
+                // e.g. "chatml_byte_level_bpe" (SmolLM2): another pre-tokeniser and prompt, not ported yet.
+                throw ModelMismatchException("$where: tokenizer type \"$type\"; this app reads only \"byte_level_bpe\"")
+            }
             val digests = spec.optJSONObject("sha256") ?: JSONObject()
             val dir = File(context.cacheDir, assets.folder).apply { mkdirs() }
             val files = listOf(spec.optString("vocabulary_file", ByteLevelBpeTokenizer.VOCABULARY_FILE),
