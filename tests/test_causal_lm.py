@@ -136,6 +136,22 @@ def test_both_signatures_with_static_shapes(fp32_file, model):
     assert info["bytes"] >= 4 * info["params"]
 
 
+def test_the_tied_embedding_is_stored_once_with_trained_norm_scales(tmp_path):
+    """A trained final-norm scale must not be folded into the logits' weights: that makes a
+    second [V, H] table (SmolLM2's file grew by 113 MB)."""
+    from export.conversion import kv_cache
+    from pipeline.models.causal_lm import build_causal_lm
+
+    model = build_causal_lm(tiny_config(vocabulary_size=4000, num_layers=1), seed=0)
+    rng = np.random.default_rng(0)
+    for w in model.weights:
+        if w.path.endswith("scale"):
+            w.assign(rng.uniform(0.5, 2.0, w.shape).astype("float32"))
+    info = kv_cache.export_causal_lm(model, str(tmp_path / "lm.tflite"), "fp32", PREFILL_LENGTH)
+    table = 4 * 4000 * model.config.hidden_dim
+    assert 4 * info["params"] <= info["bytes"] < 4 * info["params"] + table // 2
+
+
 def test_exported_fp32_greedy_equals_keras(fp32_file, reference):
     from export.runtime import generation
     lm = generation.CachedLM(str(fp32_file[0]), num_threads=1)

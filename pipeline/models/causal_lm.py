@@ -159,7 +159,10 @@ class RMSNorm(keras.layers.Layer):
         # SQUARE, not x * x: ML Drift (the GPU backend) aborts on a node that takes one
         # tensor as two inputs ("Node .. is already a consumer of the value ..")
         variance = ops.mean(ops.square(x), axis=-1, keepdims=True)
-        return x * ops.rsqrt(variance + self.epsilon) * self.scale
+        # x * (rsqrt * scale), not (x * rsqrt) * scale: the converter folds a constant MUL
+        # that feeds a matmul into its weights, which for the final norm would store the tied
+        # embedding a second time (+113 MB in SmolLM2's file)
+        return x * (ops.rsqrt(variance + self.epsilon) * self.scale)
 
     def get_config(self):
         return {**super().get_config(), "epsilon": self.epsilon}
