@@ -32,7 +32,9 @@ def test_convert_writes_three_two_signature_files_with_parity_against_keras(acti
     for name in ("vocabulary.json", "merges.txt", "check_commands.json", "golden.json"):
         assert (export_dir / name).is_file(), name
     sizes = {n: e["bytes"] for n, e in manifest["files"].items()}
-    assert sizes["int8_dynamic.tflite"] < sizes["fp16.tflite"] < sizes["fp32.tflite"]
+    # Both smaller; int8 against fp16 is not fixed at 23 k parameters, where the two-signature
+    # graph (~40 kB) outweighs the weights (the shipped model's: README)
+    assert max(sizes["int8_dynamic.tflite"], sizes["fp16.tflite"]) < 0.8 * sizes["fp32.tflite"]
     for name, entry in manifest["files"].items():
         assert set(entry["signatures"]) == {"prefill", "decode"}, name
         assert set(entry["checks"]["nnapi"]["signatures"]) == {"prefill", "decode"}
