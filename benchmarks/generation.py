@@ -94,6 +94,15 @@ def classifier_rows() -> list:
             if r["stage"] in ("distill", "tfidf_logreg")]
 
 
+def _model_label(config, manifest) -> str:
+    """layers x hidden of the trained config; a pretrained model's sizes are its own."""
+    pretrained = config.model.get("pretrained")
+    if pretrained:
+        return (f"{os.path.basename(os.path.normpath(pretrained))}, {manifest['num_layers']} "
+                f"layers, LoRA {config.finetune.lora_rank}")
+    return f"{config.model.num_layers}x{config.model.hidden_dim}"
+
+
 def workdir_rows(workdir: str, latency_commands: int) -> list:
     from pipeline.tasks.action import stage
     from pipeline.tasks.action import tokenizer as bpe
@@ -118,7 +127,7 @@ def workdir_rows(workdir: str, latency_commands: int) -> list:
         one, two = latency(path, prompt, 1), latency(path, prompt, 2)
         rows.append({
             "model": os.path.basename(os.path.normpath(workdir)),
-            "config": f"{config.model.num_layers}x{config.model.hidden_dim}",
+            "config": _model_label(config, manifest),
             "variant": entry["variant"], "params": entry.get("params"),
             "file_mb": round(entry["bytes"] / 1e6, 3),
             "exact_match": parity["exact_match"],
