@@ -40,7 +40,6 @@ QUANTIZATION = {"fp32": "none", "fp16": "float16 weights, float32 arithmetic",
                 "int8_dynamic": "int8 weights, dynamic-range int8 activations"}
 CHECK_COMMANDS = "check_commands.json"
 TOKENIZER_FILES = ("vocabulary.json", "merges.txt")
-CHAT_CONFIG_FILE = "tokenizer_config.json"
 MIN_GPU_AGREEMENT = 0.99
 
 
@@ -65,9 +64,9 @@ def load_export(workdir, config, model, model_path) -> dict:
 
 def tokenizer_files(tok) -> tuple:
     """The files that describe `tok`: the BPE's two, and the ChatML tokenizer's config."""
-    from pipeline.tasks.action.chat_tokenizer import ChatBPETokenizer
+    from pipeline.tasks.action.chat_tokenizer import CONFIG_FILENAME, ChatBPETokenizer
 
-    return (*TOKENIZER_FILES, CHAT_CONFIG_FILE) if isinstance(tok, ChatBPETokenizer) \
+    return (*TOKENIZER_FILES, CONFIG_FILENAME) if isinstance(tok, ChatBPETokenizer) \
         else TOKENIZER_FILES
 
 
