@@ -331,3 +331,24 @@ def test_gpu_runs_both_signatures_fully_with_keras_greedy_tokens(variant, model,
     assert result is not None, reasons
     assert result["fully_accelerated"] is True, reasons
     assert result["tokens"] == reference, reasons
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("enforce_f32", [True, False])
+def test_gpu_gives_keras_tokens_with_one_key_value_head(enforce_f32, tmp_path):
+    """One key/value head: the converter folded the reshape before `probs @ V` into a
+    broadcasting BATCH_MATMUL ([1, 4, T, S] x [1, S, d]), which LiteRT's GPU backend computes
+    wrongly (measured: 0, 1 and 0 of 20 greedy tokens right, with enforce_f32 too)."""
+    from export.checks import gpu
+    ok, why = gpu.gpu_available()
+    if not ok:
+        pytest.skip(why)
+    from export.conversion import kv_cache
+    from pipeline.models.causal_lm import build_causal_lm, greedy_reference
+    lm = build_causal_lm(tiny_config(num_kv_heads=1), seed=0)
+    path = tmp_path / "lm_kv1.tflite"
+    kv_cache.export_causal_lm(lm, str(path), "fp32", PREFILL_LENGTH)
+    result, reasons = _gpu_generate(path, PROMPTS, enforce_f32=enforce_f32)
+    assert result is not None, reasons
+    assert result["fully_accelerated"] is True, reasons
+    assert result["tokens"] == [greedy_reference(lm, p, STEPS) for p in PROMPTS], reasons

@@ -259,9 +259,13 @@ class CachedAttention(keras.layers.Layer):
         q = ops.reshape(q, (batch * self.num_kv_heads, groups * t, self.head_dim))
         scores = ops.matmul(q, ops.transpose(k, (0, 2, 1)))             # [B*kv, g*T, S]
         scores = ops.reshape(scores, (batch * self.num_kv_heads, groups, t, s))
-        scores = scores + attention_bias(positions, key_positions)
-        probs = ops.reshape(ops.softmax(scores, axis=-1),
-                            (batch * self.num_kv_heads, groups * t, s))
+        scores = ops.reshape(scores + attention_bias(positions, key_positions),
+                             (batch * self.num_kv_heads, groups * t, s))
+        # the softmax after the reshape back, not before: the converter folds a RESHAPE that
+        # feeds BATCH_MATMUL into a broadcasting one ([1, g, T, S] x [1, S, d] for one
+        # key/value head), which LiteRT's GPU backend computes wrongly (measured: any
+        # BATCH_MATMUL whose left batch dims [1, g] broadcast against the right's [1])
+        probs = ops.softmax(scores, axis=-1)
         out = ops.reshape(ops.matmul(probs, v), (batch * self.num_heads, t, self.head_dim))
         return self.output_dense(self._merge(out, self.num_heads, batch)), new_cache
 

@@ -147,9 +147,6 @@ def tiny(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """Makes `c` a small run (`configs/<file>.py:tiny`): one small layer, a 400-token
     vocabulary, 20 + 40 steps, 40 test commands: seconds, for tests and export checks."""
     c.tokenizer.vocabulary_size = 400
-    # num_kv_heads 2, not 1: with one key/value head LiteRT's GPU backend computes the
-    # attention wrongly (greedy tokens differ from the CPU's even with enforce_f32; found here
-    # by export.check's gpu check, heads 4/kv 1 and 2/kv 1 alike).
     c.model.update(num_layers=1, hidden_dim=32, num_heads=2, num_kv_heads=2,
                    intermediate_dim=64, max_length=128, prompt_length=32)
     c.lm_pretrain.max_steps = 20
