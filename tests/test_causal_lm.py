@@ -102,6 +102,28 @@ def test_full_sequence_logits_equal_prefill_and_decode(model, cache_update):
         np.testing.assert_allclose(_numpy(logits)[0], full[p], atol=atol)
 
 
+def test_rms_norm_holds_float16_at_an_llms_activation_scale():
+    """SmolLM2's residual stream reaches ~25,000 (its squares ~6e8, float16's largest value
+    65504): in float16 the norm must give what it gives in float32, as it does at small
+    scales; the plain x * rsqrt(mean(x^2)) gives zeros there."""
+    from pipeline.models.causal_lm import RMSNorm
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (3, 576)).astype("float32")
+    x[1] *= 1e-3
+    x[2, 7] = 25000.0  # one massive channel, as SmolLM2 has from layer 11 on
+    norms = {}
+    for dtype in ("float32", "float16"):
+        norm = RMSNorm(dtype=dtype)
+        norm.build(x.shape)
+        norm.scale.assign(np.linspace(0.5, 2.0, 576).astype(dtype))
+        norms[dtype] = _numpy(norm(x.astype(dtype))).astype("float32")
+    want = x * (np.linspace(0.5, 2.0, 576) / np.sqrt((x.astype("float64") ** 2).mean(-1,
+                                                     keepdims=True) + 1e-5))
+    np.testing.assert_allclose(norms["float32"], want, rtol=1e-5, atol=1e-6)
+    assert np.all(np.isfinite(norms["float16"]))
+    np.testing.assert_allclose(norms["float16"], want, rtol=0, atol=5e-3 * np.abs(want).max())
+
+
 def test_model_saves_and_loads(model, tmp_path):
     import keras
     path = tmp_path / "lm.keras"

@@ -145,7 +145,18 @@ def _initializer(stddev):
 
 @keras.saving.register_keras_serializable(package="pipeline")
 class RMSNorm(keras.layers.Layer):
-    """x * rsqrt(mean(x^2) + eps) * scale (MUL, MEAN, ADD, RSQRT: every delegate has them)."""
+    """x * rsqrt(mean(x^2) + eps) * scale, computed on x / max|x| so that no square leaves
+    float16's range (ABS, MAX, DIV, MUL, SQUARE, MEAN, ADD, RSQRT: every delegate has them).
+
+    Why: LiteRT's GPU backend computes in float16 by default (largest value 65504), and a
+    pretrained LLM's residual stream reaches large values (SmolLM2: about 25,000 from layer 11
+    on, measured here), whose squares are ~6e8. With y = x / m, m = max|x| per row,
+    x * rsqrt(mean(x^2) + eps) = y * rsqrt(mean(y^2) + (sqrt(eps) / m)^2) exactly, for any
+    m > 0; every y^2 is <= 1 and their mean >= 1 / dim, so float16 holds it at any scale. A
+    fixed pre-scale does not: it pushes the small layers' squares below float16's normal range.
+    """
+
+    MIN_MAX = 1e-4  # m's floor: keeps an all-zero row finite (exact for any m > 0)
 
     def __init__(self, epsilon=1e-5, **kwargs):
         super().__init__(**kwargs)
@@ -156,13 +167,17 @@ class RMSNorm(keras.layers.Layer):
                                      initializer="ones")
 
     def call(self, x):
-        # SQUARE, not x * x: ML Drift (the GPU backend) aborts on a node that takes one
+        inverse = 1.0 / ops.maximum(ops.max(ops.abs(x), axis=-1, keepdims=True),
+                                    ops.cast(self.MIN_MAX, x.dtype))
+        y = x * inverse
+        # SQUARE, not y * y: ML Drift (the GPU backend) aborts on a node that takes one
         # tensor as two inputs ("Node .. is already a consumer of the value ..")
-        variance = ops.mean(ops.square(x), axis=-1, keepdims=True)
-        # x * (rsqrt * scale), not (x * rsqrt) * scale: the converter folds a constant MUL
+        variance = ops.mean(ops.square(y), axis=-1, keepdims=True)
+        floor = ops.square(inverse * ops.cast(np.sqrt(self.epsilon), x.dtype))  # (sqrt(eps)/m)^2
+        # y * (rsqrt * scale), not (y * rsqrt) * scale: the converter folds a constant MUL
         # that feeds a matmul into its weights, which for the final norm would store the tied
         # embedding a second time (+113 MB in SmolLM2's file)
-        return x * (ops.rsqrt(variance + self.epsilon) * self.scale)
+        return y * (ops.rsqrt(variance + floor) * self.scale)
 
     def get_config(self):
         return {**super().get_config(), "epsilon": self.epsilon}
