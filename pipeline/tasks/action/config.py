@@ -77,6 +77,11 @@ def default_config() -> ml_collections.ConfigDict:
     c.generation = ml_collections.ConfigDict()
     c.generation.max_new_tokens = 64  # greedy decoding stops here (or at eos / a full cache)
     c.generation.num_examples_shown = 8  # example outputs in metrics.json
+
+    # > 0: the int8_dynamic file's matmul inputs are smoothed with this SmoothQuant alpha
+    # (export/conversion/smooth_activations.py: equal in float, less int8 error where a few
+    # input channels are outliers, as in pretrained LLMs); 0 = off.
+    c.export.int8_smoothing_alpha = 0.0
     return c
 
 
@@ -114,6 +119,7 @@ RULES = {
     "finetune.lora_rank": integer(0, 256),
     "generation.max_new_tokens": integer(1),
     "generation.num_examples_shown": integer(0, 1000),
+    "export.int8_smoothing_alpha": number(0, 1),
     "data.train_file": NAME,
 }
 

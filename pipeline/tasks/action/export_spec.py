@@ -3,8 +3,10 @@ and an explicit KV cache (export/conversion/kv_cache.py), the tokenizer beside i
 greedy actions, and its own GPU check.
 
   variants      fp32; fp16 (float16 weights); int8_dynamic (int8 weights, activations
-                quantized on the fly: kv_cache's `int8`). int8_full is refused: a calibrated
-                integer cache and attention are not built.
+                quantized on the fly: kv_cache's `int8`; with export.int8_smoothing_alpha > 0
+                its matmul inputs are smoothed first, on CALIBRATION_EXAMPLES training
+                commands). int8_full is refused: a calibrated integer cache and attention are
+                not built.
   files beside  vocabulary.json and merges.txt (the byte-level BPE, named in the manifest's
                 `tokenizer` with their digests; a pretrained model's ChatML tokenizer adds
                 tokenizer_config.json: its special tokens, pre-tokeniser and system line),
@@ -41,6 +43,7 @@ QUANTIZATION = {"fp32": "none", "fp16": "float16 weights, float32 arithmetic",
 CHECK_COMMANDS = "check_commands.json"
 TOKENIZER_FILES = ("vocabulary.json", "merges.txt")
 MIN_GPU_AGREEMENT = 0.99
+CALIBRATION_EXAMPLES = 64  # seeded training commands + actions for the smoothing maxima
 
 
 def load_export(workdir, config, model, model_path) -> dict:
@@ -125,12 +128,29 @@ def convert(work: dict, variant: str, path: str, graphs, representative) -> dict
     if variant not in VARIANTS:
         raise UserError(f"--variants={variant}: the action task exports "
                         f"{', '.join(VARIANTS)} (no calibrated integer cache)")
-    info = kv_cache.export_causal_lm(work["model"], path, KV_VARIANT[variant],
-                                     work["prompt_length"])
-    return {"variant": variant, "quantization": QUANTIZATION[variant], "params": info["params"],
+    model, quantization = work["model"], QUANTIZATION[variant]
+    alpha = float(work["config"].export.get("int8_smoothing_alpha", 0.0))
+    if variant == "int8_dynamic" and alpha > 0:
+        model = _smoothed(work, alpha)
+        quantization += f", inputs smoothed (SmoothQuant alpha {alpha:g})"
+    info = kv_cache.export_causal_lm(model, path, KV_VARIANT[variant], work["prompt_length"])
+    return {"variant": variant, "quantization": quantization, "params": info["params"],
             "graph_target": "gpu", "signatures": {
                 name: {"num_ops": g["num_ops"], "ops": g["ops"], "max_rank": g["max_rank"]}
                 for name, g in info["signatures"].items()}}
+
+
+def _smoothed(work: dict, alpha: float):
+    """The model with its int8 matmul inputs smoothed on seeded training commands."""
+    import random
+
+    from export.conversion import smooth_activations
+
+    tok, train = work["tokenizer"], work["splits"].train
+    rng = random.Random(int(work["config"].seed))
+    rows = rng.sample(train, min(CALIBRATION_EXAMPLES, len(train)))
+    return smooth_activations.smoothed_copy(
+        work["model"], [tok.encode_example(r.text, r.action) for r in rows], alpha)
 
 
 def write_check_inputs(export_dir: str, evaluation: dict, count: int) -> dict:
