@@ -77,6 +77,39 @@ def test_gpu_runs_both_signatures_fully_with_the_cpu_actions(action_export):
     assert checks["gpu"]["same_action"] >= 0.99 and checks["gpu_f32"]["fully_accelerated"]
 
 
+def test_gpu_line_names_the_precision_a_phone_must_ask_for(action_export, tmp_path,
+                                                            monkeypatch):
+    """Where the GPU agrees with the CPU in float32 but not at default (float16) precision
+    (SmolLM2 on software Vulkan: 38 of 40 commands), the failing line says what a phone must
+    request. The GPU run itself is replaced here (the real one agrees on this tiny model at
+    both precisions: test above); the CPU actions and the gate are real."""
+    from export.checks import gate as gate_lib
+    from export.checks import gpu
+    from pipeline.tasks.action import export_spec
+    export_dir = tmp_path / "export"
+    shutil.copytree(action_export[0], export_dir)
+    commands = json.loads((export_dir / "check_commands.json").read_text())["commands"]
+
+    def fake_gpu(path, commands_file, enforce_f32, timeout):
+        ids, texts = export_spec._file_actions(path, commands, 64)
+        if not enforce_f32:  # float16 flips the action of every other command
+            texts = [t if i % 2 else t + " " for i, t in enumerate(texts)]
+        return {"fully_accelerated": True, "runtime": "fake", "results": [
+            {"action": t, "generated_ids": i} for t, i in zip(texts, ids)]}, None
+
+    monkeypatch.setattr(gpu, "gpu_available", lambda: (True, "stand-in"))
+    monkeypatch.setattr(export_spec, "_gpu_actions", fake_gpu)
+    lines = []
+    gate = gate_lib.Gate(str(export_dir), {"gpu": None}, files=["fp32.tflite"],
+                         out=lines.append)
+    export_spec.check_gpu(gate, ["fp32.tflite"])
+    passed = [line for line in lines if line.startswith("PASS gpu")]
+    failed = [line for line in lines if line.startswith("FAIL gpu")]
+    assert len(passed) == 1 and "enforce_f32" in passed[0], lines
+    assert len(failed) == 1 and "default precision" in failed[0], lines
+    assert "a phone must ask the GPU for float32" in failed[0], failed
+
+
 def test_int8_full_is_refused_with_one_line(action_workdir):
     r = run("export.convert", f"--workdir={action_workdir}", "--variants=int8_full")
     assert_one_line_error(r, "--variants=int8_full", "fp32, fp16, int8_dynamic")
