@@ -10,7 +10,10 @@ file: exact match (whole action; per language and overall), intent accuracy and 
 greedy grammar-constrained decoding on the test split through the file on the CPU (the
 manifest's parity, measured by export.convert), parse_rate of unconstrained decoding through
 the file, time to first token (`ttft_ms`: prefill of a command of the median test length) and
-decode ms per token at 1 and 2 threads (best of 30 / 60 runs). Beside them, on the same test split: the
+decode ms per token at 1 and 2 threads (best of 30 / 60 runs), and `decode_peak_mb`: the peak
+resident memory of a child process that only loads the file (1 thread), prefills the command
+and decodes 32 tokens (the Python runtime, numpy and LiteRT included: 49 MB with the tiny
+model). Beside them, on the same test split: the
 intent accuracy of the encoder classifier and of TF-IDF + logistic regression
 (benchmarks/text_classification.json, assistant_intents) and a retrieval baseline a user could
 pick instead: the action of the nearest training command (TF-IDF over character 1-3-grams),
@@ -20,6 +23,7 @@ values and all. Writes <out>.md (table) and <out>.json.
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -59,6 +63,25 @@ def latency(path: str, prompt: list, threads: int, steps: int = 60) -> dict:
         position[0] += 1
 
     return {"ttft_ms": round(ttft, 3), "decode_ms_per_token": round(_timed(step, steps), 3)}
+
+
+_PEAK = """
+import resource, sys
+from export.runtime.generation import CachedLM
+lm = CachedLM(sys.argv[1], num_threads=1)
+prompt = [int(t) for t in sys.argv[2].split(",")]
+lm.prefill_prompt(prompt)
+for step in range(32):
+    lm.decode(5, (len(prompt) + step) % lm.max_length)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
+"""
+
+
+def decode_peak_mb(path: str, prompt: list) -> float:
+    """Peak resident MB of a fresh process that loads `path`, prefills and decodes."""
+    done = subprocess.run([sys.executable, "-c", _PEAK, path, ",".join(map(str, prompt))],
+                          capture_output=True, text=True, cwd=REPO, check=True)
+    return round(int(done.stdout.split()[-1]) / 1024, 1)
 
 
 def unconstrained_parse_rate(path: str, commands: list) -> float:
@@ -140,7 +163,7 @@ def workdir_rows(workdir: str, latency_commands: int) -> list:
             "ttft_ms": one["ttft_ms"], "ttft_prompt_tokens": len(prompt),
             "decode_ms_per_token_1t": one["decode_ms_per_token"],
             "decode_ms_per_token_2t": two["decode_ms_per_token"],
-            "ttft_ms_2t": two["ttft_ms"],
+            "ttft_ms_2t": two["ttft_ms"], "decode_peak_mb": decode_peak_mb(path, prompt),
             "gpu_fully_accelerated": gpu.get("fully_accelerated") if gpu else None,
             "gpu_fp16_agreement": gpu.get("same_action") if gpu else None,
             "gpu_f32_agreement": gpu_f32.get("same_action") if gpu_f32 else None,
@@ -156,9 +179,10 @@ def _f(value, digits=3):
 
 def markdown(result: dict) -> str:
     lines = ["| model | variant | params | MB | exact | en | zh | intent | slot F1 | parses "
-             "(free) | ttft ms | decode ms/tok 1t / 2t | GPU full | GPU fp16 same |",
+             "(free) | ttft ms | decode ms/tok 1t / 2t | decode peak MB | GPU full | "
+             "GPU fp16 same |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | "
-             "--- |"]
+             "--- | --- |"]
     for r in result["rows"]:
         full = {True: "yes", False: "no", None: "—"}[r["gpu_fully_accelerated"]]
         lines.append(
@@ -166,15 +190,16 @@ def markdown(result: dict) -> str:
             f"{r['file_mb']:.2f} | {r['exact_match']:.3f} | {_f(r['exact_match_en'])} | "
             f"{_f(r['exact_match_zh'])} | {r['intent_accuracy']:.3f} | {r['slot_f1']:.3f} | "
             f"{r['parse_rate']:.3f} | {r['ttft_ms']:.2f} | {r['decode_ms_per_token_1t']:.2f} / "
-            f"{r['decode_ms_per_token_2t']:.2f} | {full} | {_f(r['gpu_fp16_agreement'])} |")
+            f"{r['decode_ms_per_token_2t']:.2f} | {_f(r.get('decode_peak_mb'), 0)} | {full} | "
+            f"{_f(r['gpu_fp16_agreement'])} |")
     b = result["baselines"]["retrieval_nearest_training_command"]
     lines.append(f"| baseline: nearest training command's action (TF-IDF char 1-3) | — | — | — "
                  f"| {b['exact_match']:.3f} | {_f(b['exact_match_by_lang'].get('en'))} | "
                  f"{_f(b['exact_match_by_lang'].get('zh'))} | {b['intent_accuracy']:.3f} | "
-                 f"{b['slot_f1']:.3f} | {b['parse_rate']:.3f} | | | | |")
+                 f"{b['slot_f1']:.3f} | {b['parse_rate']:.3f} | | | | | |")
     for c in result["baselines"]["intent_classifiers"]:
         lines.append(f"| intent classifier ({c['stage']}, benchmarks/text_classification) | "
-                     f"— | | | | | | {c['intent_accuracy']:.3f} | | | | | | |")
+                     f"— | | | | | | {c['intent_accuracy']:.3f} | | | | | | | |")
     lines += ["", f"On the {result['rows'][0]['eval_examples']} commands of the "
               f"{result['rows'][0]['split']} split (hand-written apart from the training "
               "templates); greedy decoding constrained to the action grammar unless "
