@@ -49,6 +49,7 @@ def test_smoothed_copy_is_the_same_function_and_leaves_the_model_alone(outlier_m
     assert not any("call" in vars(b.down) for b in outlier_model.blocks + smooth.blocks)
 
 
+@pytest.mark.slow  # two int8 conversions, ~10 s
 def test_smoothing_brings_the_int8_file_closer_to_the_float_model(outlier_model, tmp_path):
     """Measured here: mean max |logit error| of the int8 prefill 0.095 plain, 0.035 smoothed
     (logits up to 2.4)."""
