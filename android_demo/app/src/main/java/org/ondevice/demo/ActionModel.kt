@@ -179,7 +179,8 @@ class ActionModel private constructor(
             if (requested != Accelerator.CPU) {
                 var model: LoadedModel? = null
                 try {
-                    model = runtime.load(buffer, requested)
+                    val entry = manifest.optJSONObject("files")?.optJSONObject(fileName)
+                    model = runtime.load(buffer, requested, ModelManifest.gpuNeedsFloat32(entry))
                     val layout = checkSignatures(model, manifest, fileName, where)
                     return ActionModel(model, layout, tokenizer, fileName, requested, null).also { it.warmUp() }
                 } catch (e: ModelMismatchException) {

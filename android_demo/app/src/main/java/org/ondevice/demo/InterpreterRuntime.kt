@@ -17,11 +17,11 @@ import org.tensorflow.lite.nnapi.NnApiDelegate
  * the caller falls back to the CPU.
  */
 class InterpreterRuntime : ModelRuntime {
-    override fun load(model: ByteBuffer, accelerator: Accelerator): LoadedModel {
+    override fun load(model: ByteBuffer, accelerator: Accelerator, gpuFloat32: Boolean): LoadedModel {
         if (accelerator == Accelerator.CPU) {
             return Loaded(Interpreter(model, Interpreter.Options().setNumThreads(CPU_THREADS).setUseXNNPACK(true)), null)
         }
-        val delegate = createDelegate(accelerator)
+        val delegate = createDelegate(accelerator, gpuFloat32)
         try {
             return Loaded(Interpreter(model, Interpreter.Options().addDelegate(delegate)), delegate)
         } catch (e: Exception) {
@@ -59,14 +59,16 @@ class InterpreterRuntime : ModelRuntime {
     private companion object {
         const val CPU_THREADS = 2
 
-        fun createDelegate(accelerator: Accelerator): Delegate = when (accelerator) {
+        fun createDelegate(accelerator: Accelerator, gpuFloat32: Boolean): Delegate = when (accelerator) {
             Accelerator.GPU -> {
                 val compatibility = CompatibilityList()
                 try {
                     if (!compatibility.isDelegateSupportedOnThisDevice) {
                         throw IllegalStateException("the GPU delegate does not support this device's GPU")
                     }
-                    GpuDelegate(compatibility.bestOptionsForThisDevice)
+                    val options = compatibility.bestOptionsForThisDevice
+                    if (gpuFloat32) options.setPrecisionLossAllowed(false)  // float32, not float16
+                    GpuDelegate(options)
                 } finally {
                     compatibility.close()
                 }

@@ -57,11 +57,11 @@ class LiteRtModel private constructor(
         fun create(assets: ModelAssets, fileName: String, requested: Accelerator,
                    runtime: ModelRuntime = ModelRuntimes.current): LiteRtModel {
             val buffer = assets.mapModel(fileName)
-            val (model, accelerator, reason) = loadWithFallback(runtime, buffer, requested)
+            val entry = assets.manifest.file(fileName)
+            val (model, accelerator, reason) = loadWithFallback(runtime, buffer, requested, entry.gpuNeedsFloat32)
             try {
                 val signature = model.signatureKeys.singleOrNull()
                     ?: throw ModelMismatchException("$fileName: signatures ${model.signatureKeys}; expected one")
-                val entry = assets.manifest.file(fileName)
                 val inputs = inManifestOrder(model.inputs(signature), entry.inputs)
                 val outputs = inManifestOrder(model.outputs(signature), entry.outputs)
                 assets.manifest.checkTensors(fileName, inputs, outputs)
@@ -79,12 +79,12 @@ class LiteRtModel private constructor(
          * `requested` if the runtime can open the model there, else the CPU; the reason of a
          * fallback is its first message line.
          */
-        internal fun loadWithFallback(runtime: ModelRuntime, buffer: ByteBuffer, requested: Accelerator):
-            Triple<LoadedModel, Accelerator, String?> {
+        internal fun loadWithFallback(runtime: ModelRuntime, buffer: ByteBuffer, requested: Accelerator,
+                                      gpuFloat32: Boolean = false): Triple<LoadedModel, Accelerator, String?> {
             var reason: String? = null
             if (requested != Accelerator.CPU) {
                 try {
-                    return Triple(runtime.load(buffer, requested), requested, null)
+                    return Triple(runtime.load(buffer, requested, gpuFloat32), requested, null)
                 } catch (e: Exception) {  // unsupported device, driver or op: fall back to the CPU
                     reason = "${requested.label} unavailable: ${firstLine(e)}"
                 }

@@ -16,11 +16,13 @@ import org.ondevice.core.TensorSpec
  */
 interface ModelRuntime {
     /**
-     * Opens `model` (the file's bytes, e.g. memory-mapped) for `accelerator`.
+     * Opens `model` (the file's bytes, e.g. memory-mapped) for `accelerator`; `gpuFloat32`:
+     * ask the GPU for float32 arithmetic instead of its float16 default (the manifest's
+     * `gpuNeedsFloat32`, from the gate: the file is right on the GPU only in float32).
      * @throws Exception when this runtime or device cannot run it there; [LiteRtModel] and
      *     [ActionModel] then fall back to [Accelerator.CPU] and show the message
      */
-    fun load(model: ByteBuffer, accelerator: Accelerator): LoadedModel
+    fun load(model: ByteBuffer, accelerator: Accelerator, gpuFloat32: Boolean = false): LoadedModel
 }
 
 /** One opened model; not thread-safe (use it on its [ModelThread]). */

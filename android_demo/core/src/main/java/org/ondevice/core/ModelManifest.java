@@ -35,16 +35,35 @@ public final class ModelManifest {
         public final long bytes;
         public final List<TensorSpec> inputs;
         public final List<TensorSpec> outputs;
+        /** The gate found this file right on the GPU only in float32: see {@link #gpuNeedsFloat32(JSONObject)}. */
+        public final boolean gpuNeedsFloat32;
 
         FileEntry(String name, String variant, String sha256, long bytes,
-                  List<TensorSpec> inputs, List<TensorSpec> outputs) {
+                  List<TensorSpec> inputs, List<TensorSpec> outputs, boolean gpuNeedsFloat32) {
             this.name = name;
             this.variant = variant;
             this.sha256 = sha256;
             this.bytes = bytes;
             this.inputs = Collections.unmodifiableList(inputs);
             this.outputs = Collections.unmodifiableList(outputs);
+            this.gpuNeedsFloat32 = gpuNeedsFloat32;
         }
+    }
+
+    /**
+     * True when a file entry's gate checks say its GPU run failed at default (float16)
+     * precision but passed with float32 ({@code checks.gpu.ok} false, {@code checks.gpu_f32.ok}
+     * true, written by {@code export.check --require=gpu}): the app must then ask the GPU
+     * delegate for float32 (precision loss not allowed). False without those checks.
+     */
+    public static boolean gpuNeedsFloat32(JSONObject fileEntry) {
+        JSONObject checks = fileEntry == null ? null : fileEntry.optJSONObject("checks");
+        if (checks == null) {
+            return false;
+        }
+        JSONObject fp16 = checks.optJSONObject("gpu");
+        JSONObject fp32 = checks.optJSONObject("gpu_f32");
+        return fp16 != null && fp32 != null && !fp16.optBoolean("ok", true) && fp32.optBoolean("ok", false);
     }
 
     private final String source;
@@ -85,7 +104,8 @@ public final class ModelManifest {
                 JSONObject f = filesJson.getJSONObject(name);
                 files.put(name, new FileEntry(name, f.optString("variant", ""),
                         f.getString("sha256"), f.optLong("bytes", -1),
-                        tensors(f.getJSONArray("inputs")), tensors(f.getJSONArray("outputs"))));
+                        tensors(f.getJSONArray("inputs")), tensors(f.getJSONArray("outputs")),
+                        gpuNeedsFloat32(f)));
             }
             return new ModelManifest(source, json, files);
         } catch (JSONException e) {

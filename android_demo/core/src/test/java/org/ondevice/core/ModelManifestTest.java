@@ -43,6 +43,18 @@ public class ModelManifestTest {
     }
 
     @Test
+    public void gpuNeedsFloat32OnlyWhereTheGateFoundFloat16WrongAndFloat32Right() throws Exception {
+        String withChecks = manifest(SHA).replace("\"bytes\": 5,",
+                "\"bytes\": 5, \"checks\": {\"gpu\": {\"ok\": false}, \"gpu_f32\": {\"ok\": true}},");
+        assertTrue(ModelManifest.parse(withChecks, "m").file("fp32.tflite").gpuNeedsFloat32);
+        assertFalse(ModelManifest.parse(manifest(SHA), "m").file("fp32.tflite").gpuNeedsFloat32);
+        String bothOk = withChecks.replace("{\"ok\": false}", "{\"ok\": true}");
+        assertFalse(ModelManifest.parse(bothOk, "m").file("fp32.tflite").gpuNeedsFloat32);
+        String bothWrong = withChecks.replace("{\"ok\": true}", "{\"ok\": false}");
+        assertFalse(ModelManifest.parse(bothWrong, "m").file("fp32.tflite").gpuNeedsFloat32);
+    }
+
+    @Test
     public void sha256IsTheStandardDigest() throws Exception {
         assertEquals("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
                 ModelManifest.sha256Hex(new ByteArrayInputStream(new byte[0])));

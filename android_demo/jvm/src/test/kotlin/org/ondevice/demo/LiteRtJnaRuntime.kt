@@ -54,7 +54,7 @@ class LiteRtJnaRuntime(libraryPath: String) : ModelRuntime {
 
     private val api: Api = Native.load(libraryPath, Api::class.java)
 
-    override fun load(model: ByteBuffer, accelerator: Accelerator): LoadedModel {
+    override fun load(model: ByteBuffer, accelerator: Accelerator, gpuFloat32: Boolean): LoadedModel {
         if (accelerator != Accelerator.CPU) {
             throw IllegalStateException("no ${accelerator.label} on this machine (libLiteRt.so on the JVM runs the CPU only)")
         }
