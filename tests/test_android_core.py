@@ -101,7 +101,7 @@ def test_a_wrong_golden_value_fails(golden_files, tmp_path):
     assert r.returncode != 0
     assert "1 of 350 cases differ, first: case 7 " in r.stdout
     assert "recommendation_rules case 3 top indices" in r.stdout
-    assert "Tests run: 40,  Failures: 2" in r.stdout
+    assert re.search(r"Tests run: \d+,  Failures: 2\n", r.stdout), r.stdout[-500:]  # these two
 
 
 def _litert_library():
